@@ -1,0 +1,333 @@
+//! The token service's settings, checked once at start-up.
+//!
+//! Every problem becomes a [`ConfigError`]: one line naming the setting
+//! (flag and environment variable) and how to fix it. Secrets are held as
+//! [`SecretString`] so they cannot reach a log or an error by accident.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// The vendor's API base URL.
+pub const DEFAULT_API_URL: &str = "https://chatapi.smsbat.com";
+/// ChatHub refuses operator tokens that live longer than this.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A setting that is missing or invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {setting} {problem}; {fix}")]
+pub struct ConfigError {
+    /// The setting, as the operator knows it (flag and environment variable).
+    pub setting: String,
+    /// What is wrong with it.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl ConfigError {
+    /// A new error about `setting`.
+    pub fn new(
+        setting: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            setting: setting.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// How an organisation is found in ChatHub's `GET /api/company/organization` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgSelector {
+    /// By its ChatHub id (compared as text).
+    Id(String),
+    /// By its exact name.
+    Name(String),
+}
+
+impl fmt::Display for OrgSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OrgSelector::Id(id) => write!(f, "id:{id}"),
+            OrgSelector::Name(name) => write!(f, "name:{name}"),
+        }
+    }
+}
+
+/// One organisation the page may ask for with `?org=KEY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgConfig {
+    /// How to find it upstream.
+    pub selector: OrgSelector,
+    /// The operator whose token is issued; `None` picks the first active one.
+    pub operator_id: Option<String>,
+}
+
+/// Everything the upstream flow and the token cache need.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// ChatHub API base URL, without a trailing slash.
+    pub api_url: String,
+    /// Company login.
+    pub login: String,
+    /// Company password.
+    pub password: SecretString,
+    /// The organisations pages may ask for, by public key.
+    pub orgs: BTreeMap<String, OrgConfig>,
+    /// The key used when a request names no organisation.
+    pub default_org: String,
+    /// Lifetime requested for each operator token (at most 24 h).
+    pub token_ttl: Duration,
+    /// A cached token is renewed once it has less than this left
+    /// (never more than half its lifetime).
+    pub refresh_margin: Duration,
+    /// Time limit for each upstream call.
+    pub upstream_timeout: Duration,
+}
+
+impl Config {
+    /// Checks the values that depend on each other. Call after building by hand.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_api_url(&self.api_url)?;
+        if self.login.trim().is_empty() {
+            return Err(ConfigError::new(
+                "CHATHUB_LOGIN (--login)",
+                "is empty",
+                "set it to the ChatHub company login",
+            ));
+        }
+        if self.orgs.is_empty() {
+            return Err(missing_orgs());
+        }
+        if !self.orgs.contains_key(&self.default_org) {
+            return Err(ConfigError::new(
+                "CHATHUB_DEFAULT_ORG (--default-org)",
+                format!("names `{}`, which is not in the org map", self.default_org),
+                format!(
+                    "use one of: {}",
+                    self.orgs.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        if self.token_ttl < Duration::from_secs(60) || self.token_ttl > MAX_TOKEN_TTL {
+            return Err(ConfigError::new(
+                "CHATHUB_TOKEN_TTL (--token-ttl)",
+                "is out of range",
+                "use a lifetime between 60s and 24h, e.g. 1h",
+            ));
+        }
+        if self.upstream_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "CHATHUB_UPSTREAM_TIMEOUT (--upstream-timeout)",
+                "is zero",
+                "use a duration such as 10s",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The org entry for `key`, if configured.
+    pub fn org(&self, key: &str) -> Option<&OrgConfig> {
+        self.orgs.get(key)
+    }
+}
+
+fn missing_orgs() -> ConfigError {
+    ConfigError::new(
+        "CHATHUB_ORGS (--org)",
+        "is missing",
+        "name at least one organisation, e.g. CHATHUB_ORGS=\"sales=name:Sales,support=id:42\"",
+    )
+}
+
+/// Checks that `url` is an absolute http(s) URL.
+pub fn validate_api_url(url: &str) -> Result<(), ConfigError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => Ok(()),
+        _ => Err(ConfigError::new(
+            "CHATHUB_API_URL (--api-url)",
+            "is not an absolute http(s) URL",
+            format!("use the ChatHub API base, e.g. {DEFAULT_API_URL}"),
+        )),
+    }
+}
+
+/// Parses org entries such as `sales=name:Sales` or `support=id:42`.
+pub fn parse_orgs(entries: &[String]) -> Result<BTreeMap<String, OrgConfig>, ConfigError> {
+    let mut orgs = BTreeMap::new();
+    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        let invalid = |problem: &str| {
+            ConfigError::new(
+                "CHATHUB_ORGS (--org)",
+                format!("has an invalid entry `{entry}` ({problem})"),
+                "write entries as KEY=id:ID or KEY=name:NAME, e.g. sales=name:Sales",
+            )
+        };
+        let (key, selector) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
+        let key = key.trim();
+        if !is_valid_key(key) {
+            return Err(invalid(
+                "the key must be 1-64 letters, digits, `-` or `_`",
+            ));
+        }
+        let selector = if let Some(id) = selector.strip_prefix("id:") {
+            OrgSelector::Id(id.trim().to_owned())
+        } else if let Some(name) = selector.strip_prefix("name:") {
+            OrgSelector::Name(name.trim().to_owned())
+        } else {
+            return Err(invalid("the value must start with `id:` or `name:`"));
+        };
+        if matches!(&selector, OrgSelector::Id(v) | OrgSelector::Name(v) if v.is_empty()) {
+            return Err(invalid("empty id or name"));
+        }
+        if orgs
+            .insert(
+                key.to_owned(),
+                OrgConfig {
+                    selector,
+                    operator_id: None,
+                },
+            )
+            .is_some()
+        {
+            return Err(invalid("the key appears twice"));
+        }
+    }
+    if orgs.is_empty() {
+        return Err(missing_orgs());
+    }
+    Ok(orgs)
+}
+
+/// Applies operator entries such as `sales=17` to parsed orgs.
+pub fn apply_operators(
+    orgs: &mut BTreeMap<String, OrgConfig>,
+    entries: &[String],
+) -> Result<(), ConfigError> {
+    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        let invalid = |problem: String| {
+            ConfigError::new(
+                "CHATHUB_OPERATORS (--operator)",
+                format!("has an invalid entry `{entry}` ({problem})"),
+                "write entries as ORG_KEY=OPERATOR_ID, e.g. sales=17",
+            )
+        };
+        let (key, id) = entry
+            .split_once('=')
+            .ok_or_else(|| invalid("no `=`".into()))?;
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(invalid("empty operator id".into()));
+        }
+        let org = orgs
+            .get_mut(key.trim())
+            .ok_or_else(|| invalid(format!("`{}` is not in CHATHUB_ORGS", key.trim())))?;
+        org.operator_id = Some(id.to_owned());
+    }
+    Ok(())
+}
+
+/// Whether `key` may name an organisation in `?org=`.
+pub fn is_valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Parses `90`, `90s`, `15m`, `1h` or `1d` into a duration.
+pub fn parse_duration(setting: &str, value: &str) -> Result<Duration, ConfigError> {
+    let v = value.trim();
+    let (digits, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let factor = match unit {
+        "ms" => 0,
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => u64::MAX,
+    };
+    let n: Option<u64> = digits.parse().ok();
+    match (n, factor) {
+        (Some(n), 0) => Ok(Duration::from_millis(n)),
+        (Some(n), f) if f != u64::MAX => n
+            .checked_mul(f)
+            .map(Duration::from_secs)
+            .ok_or_else(|| bad_duration(setting, value)),
+        _ => Err(bad_duration(setting, value)),
+    }
+}
+
+fn bad_duration(setting: &str, value: &str) -> ConfigError {
+    ConfigError::new(
+        setting,
+        format!("has an invalid duration `{value}`"),
+        "write a number with an optional unit: ms, s, m, h or d (e.g. 90s, 15m, 1h)",
+    )
+}
+
+/// Parses a list of allowed CORS origins (`https://shop.example.com`).
+pub fn parse_origins(entries: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        let ok = reqwest::Url::parse(entry).ok().filter(|u| {
+            (u.scheme() == "https" || u.scheme() == "http")
+                && u.host().is_some()
+                && u.path() == "/"
+                && u.query().is_none()
+                && !entry.ends_with('/')
+        });
+        if ok.is_none() {
+            return Err(ConfigError::new(
+                "CHATHUB_ALLOWED_ORIGINS (--allowed-origin)",
+                format!("has an invalid origin `{entry}`"),
+                "write origins as scheme://host[:port] without a path, e.g. https://shop.example.com",
+            ));
+        }
+        out.push(entry.to_owned());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_org_entries() {
+        let orgs = parse_orgs(&["sales=name:Sales Team".into(), "support=id:42".into()]).unwrap();
+        assert_eq!(orgs["sales"].selector, OrgSelector::Name("Sales Team".into()));
+        assert_eq!(orgs["support"].selector, OrgSelector::Id("42".into()));
+        assert!(parse_orgs(&["sales".into()]).is_err());
+        assert!(parse_orgs(&["sa les=id:1".into()]).is_err());
+        assert!(parse_orgs(&["a=id:1".into(), "a=id:2".into()]).is_err());
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("x", "90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("x", "15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("x", "1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("x", "250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("x", "1y").is_err());
+        assert!(parse_duration("x", "h").is_err());
+    }
+
+    #[test]
+    fn rejects_origins_with_paths() {
+        assert!(parse_origins(&["https://a.example".into()]).is_ok());
+        assert!(parse_origins(&["https://a.example/".into()]).is_err());
+        assert!(parse_origins(&["https://a.example/x".into()]).is_err());
+        assert!(parse_origins(&["a.example".into()]).is_err());
+    }
+}

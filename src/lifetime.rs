@@ -1,0 +1,69 @@
+//! A manager's lifetime as a cancellation signal: `destroy()` cancels it and
+//! every future guarded by it finishes at its next poll with `DESTROYED`,
+//! dropping (and so clearing) the timers and requests it was waiting on.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::LoaderError;
+
+/// Shared between the manager and the futures it started.
+#[derive(Default)]
+pub struct Lifetime {
+    cancelled: Cell<bool>,
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl Lifetime {
+    /// Whether `cancel` was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.get()
+    }
+
+    /// Ends the lifetime and wakes every guarded future.
+    pub fn cancel(&self) {
+        self.cancelled.set(true);
+        let wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+/// Runs `fut` until it finishes or `life` is cancelled.
+pub async fn guard<T, F>(life: Rc<Lifetime>, fut: F) -> Result<T, LoaderError>
+where
+    F: Future<Output = Result<T, LoaderError>>,
+{
+    Guarded {
+        life,
+        fut: Box::pin(fut),
+    }
+    .await
+}
+
+struct Guarded<F> {
+    life: Rc<Lifetime>,
+    fut: Pin<Box<F>>,
+}
+
+impl<T, F: Future<Output = Result<T, LoaderError>>> Future for Guarded<F> {
+    type Output = Result<T, LoaderError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.life.is_cancelled() {
+            return Poll::Ready(Err(LoaderError::destroyed()));
+        }
+        if let Poll::Ready(out) = self.fut.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        let mut wakers = self.life.wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,210 @@
+//! One request to the page's token endpoint, checked before it is trusted:
+//! status first, then the JSON shape, then both expiry claims.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gloo_timers::callback::Timeout;
+use js_sys::{Reflect, JSON};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Headers, RequestInit, Response};
+
+use crate::error::{ErrorCode, LoaderError};
+use crate::options::Options;
+use crate::{jwt, schedule};
+
+/// A validated operator token. It lives in memory only.
+#[derive(Clone, PartialEq)]
+pub struct Token {
+    /// The JWT itself.
+    pub value: String,
+    /// When it stops working (the earlier of `expiresAt` and the JWT `exp`).
+    pub expires_at_ms: f64,
+    /// When it arrived, for the default refresh margin.
+    pub received_at_ms: f64,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the credential itself.
+        f.debug_struct("Token")
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Token {
+    /// Still usable at `now_ms`.
+    pub fn is_valid_at(&self, now_ms: f64) -> bool {
+        self.expires_at_ms > now_ms
+    }
+}
+
+/// The endpoint's answer as a typed struct, before the expiry checks.
+struct TokenResponse {
+    token: String,
+    expires_at: String,
+}
+
+/// Fetches and validates one token. `ctrl` aborts it (timeout or destroy).
+pub async fn fetch_token(opts: &Options, ctrl: &AbortController) -> Result<Token, LoaderError> {
+    let window = web_sys::window()
+        .ok_or_else(|| LoaderError::new(ErrorCode::UnsupportedEnvironment, "no window"))?;
+    let init = request_init(opts, ctrl)?;
+    let timed_out = Rc::new(Cell::new(false));
+    let _timeout = {
+        let (flag, ctrl) = (timed_out.clone(), ctrl.clone());
+        Timeout::new(
+            schedule::clamp_timer_ms(opts.request_timeout_ms) as u32,
+            move || {
+                flag.set(true);
+                ctrl.abort();
+            },
+        )
+    };
+    let url = &opts.token_url;
+    let aborted = |what: &str| {
+        if timed_out.get() {
+            LoaderError::new(
+                ErrorCode::TokenTimeout,
+                format!(
+                    "chathub-loader: the token endpoint {url} did not answer within {} ms; check the backend or raise requestTimeoutMs",
+                    opts.request_timeout_ms
+                ),
+            )
+        } else if ctrl.signal().aborted() {
+            LoaderError::destroyed()
+        } else {
+            LoaderError::new(
+                ErrorCode::TokenNetwork,
+                format!("chathub-loader: {what} {url} failed (offline, DNS, or a CORS rule of the endpoint?)"),
+            )
+        }
+    };
+
+    let resp: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| aborted("the request to"))?
+        .unchecked_into();
+    let status = resp.status();
+    if status == 401 || status == 403 {
+        return Err(LoaderError {
+            status: Some(status),
+            ..LoaderError::new(
+                ErrorCode::TokenUnauthorized,
+                format!("chathub-loader: the token endpoint {url} answered {status}: this visitor may not get a chat token (not signed in, or fetchInit.credentials not set?)"),
+            )
+        });
+    }
+    if !resp.ok() {
+        return Err(LoaderError {
+            status: Some(status),
+            ..LoaderError::new(
+                ErrorCode::TokenHttp,
+                format!("chathub-loader: the token endpoint {url} answered HTTP {status}; check the backend's logs"),
+            )
+        });
+    }
+    let text_promise = resp.text().map_err(|_| aborted("reading the answer of"))?;
+    let text = JsFuture::from(text_promise)
+        .await
+        .map_err(|_| aborted("reading the answer of"))?
+        .as_string()
+        .unwrap_or_default();
+    let parsed = parse_response(&text, url)?;
+    validate(parsed, js_sys::Date::now(), url)
+}
+
+fn request_init(opts: &Options, ctrl: &AbortController) -> Result<RequestInit, LoaderError> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_signal(Some(&ctrl.signal()));
+    let headers = Headers::new()
+        .map_err(|_| LoaderError::invalid("fetchInit.headers", "could not be built"))?;
+    let _ = headers.set("Accept", "application/json");
+    for (name, value) in &opts.fetch_init.headers {
+        headers.set(name, value).map_err(|_| {
+            LoaderError::invalid(
+                &format!("fetchInit.headers.{name}"),
+                "is not a valid header",
+            )
+        })?;
+    }
+    init.set_headers(&headers);
+    let f = &opts.fetch_init;
+    let obj: &js_sys::Object = init.as_ref();
+    // Never let a cache answer with yesterday's credential.
+    let cache = f.cache.as_deref().unwrap_or("no-store");
+    for (key, value) in [
+        (
+            "credentials",
+            f.credentials.as_deref().unwrap_or("same-origin"),
+        ),
+        ("cache", cache),
+        ("mode", f.mode.as_deref().unwrap_or("cors")),
+    ] {
+        let _ = Reflect::set(obj, &key.into(), &value.into());
+    }
+    if let Some(rp) = &f.referrer_policy {
+        let _ = Reflect::set(obj, &"referrerPolicy".into(), &rp.into());
+    }
+    Ok(init)
+}
+
+fn malformed(url: &str, what: &str) -> LoaderError {
+    LoaderError::new(
+        ErrorCode::TokenMalformed,
+        format!("chathub-loader: the token endpoint {url} {what}; it must answer {{\"token\": \"<JWT>\", \"expiresAt\": \"<ISO-8601>\"}}"),
+    )
+}
+
+fn parse_response(text: &str, url: &str) -> Result<TokenResponse, LoaderError> {
+    let json = JSON::parse(text)
+        .map_err(|_| malformed(url, "did not answer JSON (an HTML error page?)"))?;
+    if !json.is_object() {
+        return Err(malformed(url, "answered JSON that is not an object"));
+    }
+    let field = |k: &str| Reflect::get(&json, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    let token = field("token")
+        .as_string()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| malformed(url, "answered without a non-empty string `token`"))?;
+    let expires_at = field("expiresAt")
+        .as_string()
+        .ok_or_else(|| malformed(url, "answered without a string `expiresAt`"))?;
+    Ok(TokenResponse { token, expires_at })
+}
+
+fn validate(resp: TokenResponse, now_ms: f64, url: &str) -> Result<Token, LoaderError> {
+    let expires_at_ms = js_sys::Date::parse(&resp.expires_at);
+    if !expires_at_ms.is_finite() {
+        return Err(malformed(
+            url,
+            &format!(
+                "answered an `expiresAt` that is not a date: {:?}",
+                resp.expires_at
+            ),
+        ));
+    }
+    let exp = jwt::payload_json(&resp.token)
+        .and_then(|p| JSON::parse(&p).ok())
+        .and_then(|claims| Reflect::get(&claims, &"exp".into()).ok())
+        .and_then(|v| v.as_f64());
+    let expires_at_ms = schedule::effective_expiry_ms(expires_at_ms, exp);
+    if expires_at_ms <= now_ms {
+        let when = js_sys::Date::new(&JsValue::from(expires_at_ms))
+            .to_iso_string()
+            .as_string()
+            .unwrap_or_default();
+        return Err(LoaderError::new(
+            ErrorCode::TokenExpired,
+            format!("chathub-loader: the token endpoint {url} handed out a token that expired at {when}; check the backend's clock and token lifetime"),
+        ));
+    }
+    Ok(Token {
+        value: resp.token,
+        expires_at_ms,
+        received_at_ms: now_ms,
+    })
+}

@@ -1,0 +1,100 @@
+//! The hand-written TypeScript surface, emitted into the generated `.d.ts`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_OPTIONS: &str = r#"
+/** The manager's life cycle. */
+export type WidgetTokenManagerState = "idle" | "loading" | "ready" | "refreshing" | "fallback" | "destroyed";
+
+/** Stable codes on every error the loader throws or reports. */
+export type WidgetTokenErrorCode =
+  | "INVALID_OPTIONS" | "TOKEN_HTTP" | "TOKEN_UNAUTHORIZED" | "TOKEN_NETWORK" | "TOKEN_TIMEOUT"
+  | "TOKEN_MALFORMED" | "TOKEN_EXPIRED" | "WIDGET_LOAD" | "CONFLICTING_INSTANCE" | "DESTROYED"
+  | "UNSUPPORTED_ENVIRONMENT";
+
+/** What `initialize()` and `refreshToken()` reject with. */
+export interface WidgetTokenError extends Error {
+  code: WidgetTokenErrorCode;
+  /** HTTP status, for TOKEN_HTTP and TOKEN_UNAUTHORIZED. */
+  status?: number;
+}
+
+/** The contact box shown when the chat cannot load. */
+export interface WidgetFallbackOptions {
+  title?: string;
+  message?: string;
+  /** Shown as a mailto: link. */
+  email?: string;
+  /** Shown as a tel: link. */
+  phone?: string;
+  /** An https: URL, shown as a link. */
+  url?: string;
+  /** Label of the retry button (default "Try again"). */
+  buttonText?: string;
+}
+
+/** The subset of RequestInit the token request takes. */
+export interface WidgetFetchInit {
+  credentials?: "omit" | "same-origin" | "include";
+  headers?: Record<string, string>;
+  mode?: "cors" | "same-origin" | "no-cors";
+  cache?: "default" | "no-store" | "reload" | "no-cache" | "force-cache" | "only-if-cached";
+  referrerPolicy?: string;
+}
+
+/** Options of `new WidgetTokenManager(...)`. Unknown keys are rejected. */
+export interface WidgetTokenManagerOptions {
+  /** Your backend's token endpoint: GET → 200 {"token", "expiresAt"}. Required. */
+  tokenUrl: string;
+  /** Organisation: adds ?org=<id> and uses tag id operator-chat-panel-script-<org>. */
+  org?: string;
+  /** The widget module (default https://widget.smsbat.com/operator-chat-panel/widget-script.js). */
+  widgetSrc?: string;
+  /** Where the loading state and the fallback render (default document.body). */
+  container?: string | Element;
+  /** Safety-net check period in ms (default 3 600 000). */
+  checkIntervalMs?: number;
+  /** Refresh this long before expiry (default min(1 h, 20% of the token's lifetime)). */
+  refreshMarginMs?: number;
+  /** Per-request timeout in ms (default 10 000). */
+  requestTimeoutMs?: number;
+  /** Retries of network errors, timeouts and 5xx per round (default 3). */
+  maxRetries?: number;
+  /** First backoff step in ms; doubles with jitter (default 1000). */
+  retryDelayMs?: number;
+  /** Request settings for the token call (default credentials "same-origin"). */
+  fetchInit?: WidgetFetchInit;
+  /** The contact box, or false for none. */
+  fallback?: WidgetFallbackOptions | false;
+  /** CSP nonce for the widget tag and the loader's style element. */
+  nonce?: string;
+  /** Subresource-integrity hash for the widget tag. */
+  integrity?: string;
+  /** crossorigin attribute of the widget tag. */
+  crossOrigin?: "anonymous" | "use-credentials";
+  /**
+   * How a new token reaches the widget: "module" (default) re-evaluates the widget
+   * module under a new URL; "attribute" only updates the tag's token attribute.
+   */
+  reload?: "module" | "attribute";
+  /** Selector of the widget's own UI, removed before the widget is evaluated again. */
+  widgetSelector?: string;
+  /** Text of the loading status (default "Loading chat…"). */
+  loadingText?: string;
+}
+
+/** detail of the window event "chathub:statechange". */
+export interface WidgetStateChangeDetail {
+  org: string | null;
+  state: WidgetTokenManagerState;
+  previous: WidgetTokenManagerState;
+  error: { code: WidgetTokenErrorCode; message: string; status?: number } | null;
+}
+
+declare global {
+  interface WindowEventMap {
+    "chathub:statechange": CustomEvent<WidgetStateChangeDetail>;
+  }
+}
+"#;
