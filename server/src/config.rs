@@ -172,9 +172,7 @@ pub fn parse_orgs(entries: &[String]) -> Result<BTreeMap<String, OrgConfig>, Con
         let (key, selector) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
         let key = key.trim();
         if !is_valid_key(key) {
-            return Err(invalid(
-                "the key must be 1-64 letters, digits, `-` or `_`",
-            ));
+            return Err(invalid("the key must be 1-64 letters, digits, `-` or `_`"));
         }
         let selector = if let Some(id) = selector.strip_prefix("id:") {
             OrgSelector::Id(id.trim().to_owned())
@@ -306,7 +304,10 @@ mod tests {
     #[test]
     fn parses_org_entries() {
         let orgs = parse_orgs(&["sales=name:Sales Team".into(), "support=id:42".into()]).unwrap();
-        assert_eq!(orgs["sales"].selector, OrgSelector::Name("Sales Team".into()));
+        assert_eq!(
+            orgs["sales"].selector,
+            OrgSelector::Name("Sales Team".into())
+        );
         assert_eq!(orgs["support"].selector, OrgSelector::Id("42".into()));
         assert!(parse_orgs(&["sales".into()]).is_err());
         assert!(parse_orgs(&["sa les=id:1".into()]).is_err());
@@ -316,9 +317,18 @@ mod tests {
     #[test]
     fn parses_durations() {
         assert_eq!(parse_duration("x", "90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("x", "15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(parse_duration("x", "1h").unwrap(), Duration::from_secs(3600));
-        assert_eq!(parse_duration("x", "250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            parse_duration("x", "15m").unwrap(),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            parse_duration("x", "1h").unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            parse_duration("x", "250ms").unwrap(),
+            Duration::from_millis(250)
+        );
         assert!(parse_duration("x", "1y").is_err());
         assert!(parse_duration("x", "h").is_err());
     }

@@ -1,1 +1,355 @@
-fn main() {}
+//! The `chathub-token-server` binary: `serve` (the default) runs the token
+//! service against ChatHub; `dev` runs everything offline on one port.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderName;
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+use chathub_token_server::auth::{AllowAll, Authorizer, BearerSecret, ProxyHeader};
+use chathub_token_server::config::{
+    apply_operators, parse_duration, parse_orgs, parse_origins, validate_api_url, DEFAULT_API_URL,
+};
+use chathub_token_server::dev::{dev_app, DevOptions};
+use chathub_token_server::routes::{router, TokenService};
+use chathub_token_server::{shutdown, Config, ConfigError, Issuer, TokenCache};
+
+/// Hands pages a short-lived ChatHub operator token; company credentials
+/// never leave the server.
+#[derive(Parser, Debug)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the token service against ChatHub (the default).
+    Serve(ServeArgs),
+    /// Run offline on one port: fake ChatHub API, token endpoint, stand-in
+    /// widget and the demo page. Not for production.
+    Dev(DevArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// ChatHub API base URL.
+    #[arg(long, env = "CHATHUB_API_URL", default_value = DEFAULT_API_URL)]
+    api_url: String,
+    /// Company login.
+    #[arg(long, env = "CHATHUB_LOGIN")]
+    login: Option<String>,
+    /// File holding the company password (else the CHATHUB_PASSWORD variable).
+    #[arg(long, env = "CHATHUB_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
+    /// Organisations pages may ask for: KEY=id:ID or KEY=name:NAME (repeat, or comma-separate).
+    #[arg(long = "org", env = "CHATHUB_ORGS", value_delimiter = ',')]
+    orgs: Vec<String>,
+    /// Operator per organisation: KEY=OPERATOR_ID (default: the first active one).
+    #[arg(long = "operator", env = "CHATHUB_OPERATORS", value_delimiter = ',')]
+    operators: Vec<String>,
+    /// Organisation used without ?org= (default: the first --org).
+    #[arg(long, env = "CHATHUB_DEFAULT_ORG")]
+    default_org: Option<String>,
+    /// Operator token lifetime (at most 24h).
+    #[arg(long, env = "CHATHUB_TOKEN_TTL", default_value = "1h")]
+    token_ttl: String,
+    /// Renew cached tokens this long before they expire.
+    #[arg(long, env = "CHATHUB_REFRESH_MARGIN", default_value = "5m")]
+    refresh_margin: String,
+    /// Time limit for each ChatHub call.
+    #[arg(long, env = "CHATHUB_UPSTREAM_TIMEOUT", default_value = "10s")]
+    upstream_timeout: String,
+    /// Address to listen on.
+    #[arg(long, env = "CHATHUB_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Origins allowed to call the token endpoint cross-origin (repeat, or comma-separate).
+    #[arg(
+        long = "allowed-origin",
+        env = "CHATHUB_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+    /// Who may get a token: proxy-header, bearer or none.
+    #[arg(long, env = "CHATHUB_AUTH")]
+    auth: Option<String>,
+    /// proxy-header mode: the header the trusted proxy sets.
+    #[arg(long, env = "CHATHUB_AUTH_HEADER", default_value = "x-forwarded-user")]
+    auth_header: String,
+    /// bearer mode: file holding the shared secret (else the CHATHUB_AUTH_BEARER_SECRET variable).
+    #[arg(long, env = "CHATHUB_AUTH_BEARER_SECRET_FILE")]
+    auth_bearer_secret_file: Option<PathBuf>,
+    /// Allow --auth none outside dev mode (anyone who reaches the service gets a token).
+    #[arg(long, env = "CHATHUB_ALLOW_UNAUTHENTICATED")]
+    allow_unauthenticated: bool,
+}
+
+#[derive(Args, Debug)]
+struct DevArgs {
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on (loopback unless --allow-non-loopback).
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Allow listening on a non-loopback address (the fake API and admin knobs become reachable).
+    #[arg(long)]
+    allow_non_loopback: bool,
+    /// The demo page directory.
+    #[arg(long)]
+    www: Option<PathBuf>,
+    /// The built loader package directory.
+    #[arg(long)]
+    pkg: Option<PathBuf>,
+    /// Operator token lifetime the token endpoint asks for.
+    #[arg(long, default_value = "1h")]
+    token_ttl: String,
+    /// Time limit for each call to the fake API.
+    #[arg(long, default_value = "5s")]
+    upstream_timeout: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Dev(args)) => run_dev(args).await,
+            Some(Command::Serve(args)) => run_serve(args).await,
+            None => run_serve(cli.serve).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A start-up failure: one line for the operator.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("error: cannot listen on {addr}: {source}; choose a free port or address")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("error: the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+fn read_secret(
+    var: &str,
+    file: Option<&PathBuf>,
+    setting: &str,
+    fix: &str,
+) -> Result<SecretString, ConfigError> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                format!("{var}_FILE"),
+                format!("cannot be read ({}: {})", path.display(), e.kind()),
+                "point it at a readable file holding only the secret",
+            )
+        })?;
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            return Err(ConfigError::new(
+                format!("{var}_FILE"),
+                "names an empty file",
+                fix,
+            ));
+        }
+        return Ok(SecretString::from(text.to_owned()));
+    }
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
+        _ => Err(ConfigError::new(setting, "is missing", fix)),
+    }
+}
+
+fn build_config(args: &ServeArgs) -> Result<Config, ConfigError> {
+    validate_api_url(&args.api_url)?;
+    let login = args
+        .login
+        .clone()
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| {
+            ConfigError::new(
+                "CHATHUB_LOGIN (--login)",
+                "is missing",
+                "set it to the ChatHub company login",
+            )
+        })?;
+    let password = read_secret(
+        "CHATHUB_PASSWORD",
+        args.password_file.as_ref(),
+        "CHATHUB_PASSWORD (or CHATHUB_PASSWORD_FILE)",
+        "set CHATHUB_PASSWORD, or CHATHUB_PASSWORD_FILE to a file holding the company password",
+    )?;
+    let mut orgs = parse_orgs(&args.orgs)?;
+    apply_operators(&mut orgs, &args.operators)?;
+    let default_org = match &args.default_org {
+        Some(d) => d.clone(),
+        None => args
+            .orgs
+            .first()
+            .and_then(|e| e.split_once('='))
+            .map(|(k, _)| k.trim().to_owned())
+            .unwrap_or_default(),
+    };
+    let config = Config {
+        api_url: args.api_url.clone(),
+        login,
+        password,
+        orgs,
+        default_org,
+        token_ttl: parse_duration("CHATHUB_TOKEN_TTL (--token-ttl)", &args.token_ttl)?,
+        refresh_margin: parse_duration(
+            "CHATHUB_REFRESH_MARGIN (--refresh-margin)",
+            &args.refresh_margin,
+        )?,
+        upstream_timeout: parse_duration(
+            "CHATHUB_UPSTREAM_TIMEOUT (--upstream-timeout)",
+            &args.upstream_timeout,
+        )?,
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+fn build_authorizer(args: &ServeArgs) -> Result<Arc<dyn Authorizer>, ConfigError> {
+    let fix = "set CHATHUB_AUTH to proxy-header, bearer, or none (none also needs CHATHUB_ALLOW_UNAUTHENTICATED=true)";
+    match args.auth.as_deref().map(str::trim) {
+        Some("proxy-header") => {
+            let header = HeaderName::try_from(args.auth_header.trim()).map_err(|_| {
+                ConfigError::new(
+                    "CHATHUB_AUTH_HEADER (--auth-header)",
+                    "is not a valid header name",
+                    "use a header such as x-forwarded-user",
+                )
+            })?;
+            Ok(Arc::new(ProxyHeader::new(header)))
+        }
+        Some("bearer") => {
+            let secret = read_secret(
+                "CHATHUB_AUTH_BEARER_SECRET",
+                args.auth_bearer_secret_file.as_ref(),
+                "CHATHUB_AUTH_BEARER_SECRET (or CHATHUB_AUTH_BEARER_SECRET_FILE)",
+                "set the shared secret clients send as `Authorization: Bearer <secret>`",
+            )?;
+            Ok(Arc::new(BearerSecret::new(secret)))
+        }
+        Some("none") if args.allow_unauthenticated => {
+            tracing::warn!("!!! CHATHUB_AUTH=none: ANYONE who can reach this service gets an operator token. Use only behind another gate. !!!");
+            Ok(Arc::new(AllowAll))
+        }
+        Some("none") => Err(ConfigError::new(
+            "CHATHUB_AUTH (--auth)",
+            "is none, which hands operator tokens to anyone",
+            "choose proxy-header or bearer, or add CHATHUB_ALLOW_UNAUTHENTICATED=true (--allow-unauthenticated) if another gate protects the service",
+        )),
+        Some(other) => Err(ConfigError::new(
+            "CHATHUB_AUTH (--auth)",
+            format!("has the unknown mode `{other}`"),
+            fix,
+        )),
+        None => Err(ConfigError::new("CHATHUB_AUTH (--auth)", "is missing", fix)),
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> Result<(), StartError> {
+    let config = build_config(&args)?;
+    let authorizer = build_authorizer(&args)?;
+    let origins = parse_origins(&args.allowed_origins)?;
+    let addr: SocketAddr = args.bind.trim().parse().map_err(|_| {
+        ConfigError::new(
+            "CHATHUB_BIND (--bind)",
+            format!("is not an address `{}`", args.bind),
+            "use IP:PORT, e.g. 127.0.0.1:8080",
+        )
+    })?;
+    let auth_name = authorizer.name();
+    let orgs: Vec<String> = config.orgs.keys().cloned().collect();
+    let cache = TokenCache::new(Issuer::new(Arc::new(config))?);
+    let app = router(TokenService { cache, authorizer }, &origins)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    tracing::info!(%addr, auth = auth_name, orgs = ?orgs, origins = ?origins, "chathub-token-server listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown::signal())
+        .await
+        .map_err(StartError::Serve)
+}
+
+async fn run_dev(args: DevArgs) -> Result<(), StartError> {
+    if !args.host.is_loopback() && !args.allow_non_loopback {
+        return Err(ConfigError::new(
+            "--host",
+            format!("is {}, not a loopback address, and dev mode has no authentication", args.host),
+            "use 127.0.0.1, or add --allow-non-loopback if you really want the fake API reachable from other machines",
+        )
+        .into());
+    }
+    let defaults = DevOptions::default();
+    let opts = DevOptions {
+        www_dir: args.www.unwrap_or(defaults.www_dir),
+        pkg_dir: args.pkg.unwrap_or(defaults.pkg_dir),
+        token_ttl: parse_duration("--token-ttl", &args.token_ttl)?,
+        upstream_timeout: parse_duration("--upstream-timeout", &args.upstream_timeout)?,
+        refresh_margin: Duration::from_secs(5 * 60),
+    };
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let port = listener.local_addr().map_err(StartError::Serve)?.port();
+    let (www, pkg) = (opts.www_dir.clone(), opts.pkg_dir.clone());
+    let app = dev_app(&format!("http://127.0.0.1:{port}"), opts)?;
+    tracing::warn!("DEV MODE: fake ChatHub API, no authentication on the token endpoint, admin knobs at /dev/admin. Not for production.");
+    if !pkg.join("chathub_loader.js").exists() {
+        tracing::warn!(pkg = %pkg.display(), "the loader package is not built; run `make pkg`");
+    }
+    tracing::info!(www = %www.display(), pkg = %pkg.display(), "serving the demo");
+    tracing::info!("demo at http://{}:{port}/", args.host);
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(shutdown::signal())
+        .await
+        .map_err(StartError::Serve)
+}

@@ -1,0 +1,109 @@
+//! The upstream flow for one organisation: find it, choose an operator,
+//! get an operator token with `expiresAt = now + ttl`, validate it once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::config::{Config, ConfigError, OrgConfig, OrgSelector};
+use crate::upstream::{id_text, unverified_expiry, ChatHubClient, UpstreamError};
+
+/// ChatHub's operator status for an active operator.
+pub const OPERATOR_ACTIVE: i64 = 0;
+
+/// A validated operator token, ready to serve.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The operator JWT.
+    pub token: SecretString,
+    /// When it stops working (the earlier of what we asked and its `exp`).
+    pub expires_at: OffsetDateTime,
+    /// When we obtained it.
+    pub issued_at: OffsetDateTime,
+}
+
+impl IssuedToken {
+    /// Its whole lifetime.
+    pub fn lifetime(&self) -> Duration {
+        (self.expires_at - self.issued_at)
+            .try_into()
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+/// Runs the flow against one ChatHub account.
+#[derive(Debug)]
+pub struct Issuer {
+    client: ChatHubClient,
+    config: Arc<Config>,
+}
+
+impl Issuer {
+    /// An issuer for `config`.
+    pub fn new(config: Arc<Config>) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Issuer {
+            client: ChatHubClient::new(&config)?,
+            config,
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Issues a new, validated operator token for the org with public `key`.
+    pub async fn issue(&self, key: &str) -> Result<IssuedToken, UpstreamError> {
+        let org_cfg: &OrgConfig = self
+            .config
+            .org(key)
+            .ok_or_else(|| UpstreamError::OrgNotFound(key.to_owned()))?;
+        let orgs = self.client.organizations().await?;
+        let org = orgs
+            .iter()
+            .find(|o| match &org_cfg.selector {
+                OrgSelector::Id(id) => id_text(&o.id) == *id,
+                OrgSelector::Name(name) => o.name == *name,
+            })
+            .ok_or_else(|| UpstreamError::OrgNotFound(org_cfg.selector.to_string()))?;
+
+        let operators = self.client.operators(&org.id).await?;
+        let operator = match &org_cfg.operator_id {
+            Some(want) => operators
+                .iter()
+                .find(|op| id_text(&op.id) == *want && op.status == OPERATOR_ACTIVE)
+                .ok_or_else(|| UpstreamError::OperatorUnavailable(want.clone()))?,
+            None => operators
+                .iter()
+                .find(|op| op.status == OPERATOR_ACTIVE)
+                .ok_or_else(|| UpstreamError::NoActiveOperator(org_cfg.selector.to_string()))?,
+        };
+
+        let issued_at = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let asked = issued_at + self.config.token_ttl;
+        let token = self.client.operator_token(&operator.id, asked).await?;
+        let expires_at = match unverified_expiry(&token) {
+            Some(exp) if exp < asked => exp,
+            _ => asked,
+        };
+        if !self.client.validate_token(&token).await? {
+            return Err(UpstreamError::TokenRejected);
+        }
+        tracing::info!(
+            org = key,
+            operator = %id_text(&operator.id),
+            expires_at = %expires_at,
+            "issued operator token"
+        );
+        Ok(IssuedToken {
+            token,
+            expires_at,
+            issued_at,
+        })
+    }
+}

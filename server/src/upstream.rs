@@ -1,0 +1,399 @@
+//! The ChatHub REST client: company login (cached, renewed once on a 401),
+//! organisations, operators, operator tokens and their validation.
+//!
+//! Upstream bodies are parsed, never passed on: errors carry only the
+//! endpoint and the status, so nothing ChatHub says can reach a page.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::config::{Config, ConfigError};
+
+/// Upstream answers larger than this are refused.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// The ChatHub calls, named as in logs and in the dev stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /api/company/get-token`
+    CompanyToken,
+    /// `GET /api/company/organization`
+    Organizations,
+    /// `GET /api/operator?organizationId=ID`
+    Operators,
+    /// `POST /api/operator/get-token`
+    OperatorToken,
+    /// `POST /api/operator/validate-token`
+    ValidateToken,
+}
+
+impl Endpoint {
+    /// A short stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::CompanyToken => "company/get-token",
+            Endpoint::Organizations => "company/organization",
+            Endpoint::Operators => "operator",
+            Endpoint::OperatorToken => "operator/get-token",
+            Endpoint::ValidateToken => "operator/validate-token",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::CompanyToken => "/api/company/get-token",
+            Endpoint::Organizations => "/api/company/organization",
+            Endpoint::Operators => "/api/operator",
+            Endpoint::OperatorToken => "/api/operator/get-token",
+            Endpoint::ValidateToken => "/api/operator/validate-token",
+        }
+    }
+}
+
+/// Why the upstream flow failed. Cheap to clone (shared by waiting requests).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// No answer within the configured timeout.
+    #[error("ChatHub did not answer {} in time", .0.name())]
+    Timeout(Endpoint),
+    /// Connection refused, reset or dropped.
+    #[error("ChatHub could not be reached ({})", .0.name())]
+    Unreachable(Endpoint),
+    /// A non-success status.
+    #[error("ChatHub answered {} with HTTP {}", .endpoint.name(), .status)]
+    Status {
+        /// The call.
+        endpoint: Endpoint,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The company login was refused.
+    #[error("ChatHub refused the company credentials")]
+    LoginRejected,
+    /// An answer that does not have the documented shape.
+    #[error("ChatHub's answer to {} was not understood", .0.name())]
+    Malformed(Endpoint),
+    /// The configured organisation is not in the company's list.
+    #[error("organisation {0} was not found in ChatHub")]
+    OrgNotFound(String),
+    /// No operator to issue a token for.
+    #[error("no active operator in organisation {0}")]
+    NoActiveOperator(String),
+    /// The configured operator is missing or not active.
+    #[error("operator {0} is missing or not active")]
+    OperatorUnavailable(String),
+    /// `validate-token` said the new token is not valid.
+    #[error("ChatHub did not accept the new operator token")]
+    TokenRejected,
+    /// The flow stopped for a reason of our own (a task panicked).
+    #[error("internal error while talking to ChatHub")]
+    Internal,
+}
+
+/// An organisation as ChatHub lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Organization {
+    /// Its id (number or string).
+    pub id: Value,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// An operator as ChatHub lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Operator {
+    /// Its id (number or string).
+    pub id: Value,
+    /// Its display name.
+    #[serde(default)]
+    pub name: String,
+    /// 0 active, 1 inactive, 2 deleted.
+    #[serde(default = "inactive")]
+    pub status: i64,
+}
+
+fn inactive() -> i64 {
+    1
+}
+
+/// The id of an organisation or operator as text, for comparisons and logs.
+pub fn id_text(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A client for one company account.
+pub struct ChatHubClient {
+    http: reqwest::Client,
+    base: String,
+    login: String,
+    password: SecretString,
+    company: tokio::sync::Mutex<Option<SecretString>>,
+}
+
+impl std::fmt::Debug for ChatHubClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatHubClient")
+            .field("base", &self.base)
+            .field("login", &self.login)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatHubClient {
+    /// A client for the account in `config`.
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.upstream_timeout)
+            .connect_timeout(config.upstream_timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("chathub-token-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| {
+                ConfigError::new(
+                    "HTTP client",
+                    "could not be built",
+                    "check the system's TLS setup",
+                )
+            })?;
+        Ok(ChatHubClient {
+            http,
+            base: config.api_url.trim_end_matches('/').to_owned(),
+            login: config.login.clone(),
+            password: config.password.clone(),
+            company: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// `GET /api/company/organization`.
+    pub async fn organizations(&self) -> Result<Vec<Organization>, UpstreamError> {
+        let body = self
+            .authed(Endpoint::Organizations, Method::GET, &[], None)
+            .await?;
+        serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed(Endpoint::Organizations))
+    }
+
+    /// `GET /api/operator?organizationId=ID`.
+    pub async fn operators(&self, org_id: &Value) -> Result<Vec<Operator>, UpstreamError> {
+        let query = [("organizationId", id_text(org_id))];
+        let body = self
+            .authed(Endpoint::Operators, Method::GET, &query, None)
+            .await?;
+        serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed(Endpoint::Operators))
+    }
+
+    /// `POST /api/operator/get-token` for `operator_id`, valid until `expires_at`.
+    pub async fn operator_token(
+        &self,
+        operator_id: &Value,
+        expires_at: OffsetDateTime,
+    ) -> Result<SecretString, UpstreamError> {
+        let expires = expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|_| UpstreamError::Internal)?;
+        let body = serde_json::json!({ "id": operator_id, "expiresAt": expires });
+        let answer = self
+            .authed(Endpoint::OperatorToken, Method::POST, &[], Some(body))
+            .await?;
+        token_from_body(&answer).ok_or(UpstreamError::Malformed(Endpoint::OperatorToken))
+    }
+
+    /// `POST /api/operator/validate-token`: whether ChatHub accepts `token`.
+    pub async fn validate_token(&self, token: &SecretString) -> Result<bool, UpstreamError> {
+        let body = Value::String(token.expose_secret().to_owned());
+        let answer = self
+            .authed(Endpoint::ValidateToken, Method::POST, &[], Some(body))
+            .await?;
+        let parsed: Value = serde_json::from_slice(&answer)
+            .map_err(|_| UpstreamError::Malformed(Endpoint::ValidateToken))?;
+        match parsed {
+            Value::Bool(b) => Ok(b),
+            Value::Object(map) => map
+                .get("valid")
+                .or_else(|| map.get("isValid"))
+                .and_then(Value::as_bool)
+                .ok_or(UpstreamError::Malformed(Endpoint::ValidateToken)),
+            _ => Err(UpstreamError::Malformed(Endpoint::ValidateToken)),
+        }
+    }
+
+    /// An authenticated call; on a 401 logs in again once and retries.
+    async fn authed(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let mut token = self.company_token(None).await?;
+        for attempt in 0..2 {
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{}{}", self.base, endpoint.path()))
+                .bearer_auth(token.expose_secret());
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(body) = &body {
+                req = req.json(body);
+            }
+            let resp = send(endpoint, req).await?;
+            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                tracing::info!(
+                    endpoint = endpoint.name(),
+                    "company token refused; logging in again"
+                );
+                token = self.company_token(Some(&token)).await?;
+                continue;
+            }
+            return read_ok(endpoint, resp).await;
+        }
+        Err(UpstreamError::Status {
+            endpoint,
+            status: 401,
+        })
+    }
+
+    /// The cached company token; `refused` is a token ChatHub just refused,
+    /// replaced unless another request already did.
+    async fn company_token(
+        &self,
+        refused: Option<&SecretString>,
+    ) -> Result<SecretString, UpstreamError> {
+        let mut cached = self.company.lock().await;
+        if let Some(current) = cached.as_ref() {
+            let stale = refused.is_some_and(|r| r.expose_secret() == current.expose_secret());
+            if !stale {
+                return Ok(current.clone());
+            }
+        }
+        *cached = None;
+        let body = serde_json::json!({
+            "login": self.login,
+            "password": self.password.expose_secret(),
+        });
+        let req = self
+            .http
+            .post(format!("{}{}", self.base, Endpoint::CompanyToken.path()))
+            .json(&body);
+        let resp = send(Endpoint::CompanyToken, req).await?;
+        if matches!(resp.status().as_u16(), 400 | 401 | 403) {
+            return Err(UpstreamError::LoginRejected);
+        }
+        let answer = read_ok(Endpoint::CompanyToken, resp).await?;
+        let token =
+            token_from_body(&answer).ok_or(UpstreamError::Malformed(Endpoint::CompanyToken))?;
+        tracing::info!("logged in to ChatHub");
+        *cached = Some(token.clone());
+        Ok(token)
+    }
+}
+
+async fn send(
+    endpoint: Endpoint,
+    req: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, UpstreamError> {
+    req.send().await.map_err(|e| classify(endpoint, &e))
+}
+
+fn classify(endpoint: Endpoint, e: &reqwest::Error) -> UpstreamError {
+    if e.is_timeout() {
+        tracing::warn!(endpoint = endpoint.name(), "ChatHub call timed out");
+        UpstreamError::Timeout(endpoint)
+    } else {
+        // reqwest's message names the URL and the cause, never a body or header.
+        tracing::warn!(endpoint = endpoint.name(), error = %e, "ChatHub call failed");
+        UpstreamError::Unreachable(endpoint)
+    }
+}
+
+async fn read_ok(endpoint: Endpoint, resp: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
+    let status = resp.status();
+    if !status.is_success() {
+        tracing::warn!(
+            endpoint = endpoint.name(),
+            status = status.as_u16(),
+            "ChatHub call refused"
+        );
+        return Err(UpstreamError::Status {
+            endpoint,
+            status: status.as_u16(),
+        });
+    }
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(UpstreamError::Malformed(endpoint));
+    }
+    let bytes = resp.bytes().await.map_err(|e| classify(endpoint, &e))?;
+    if bytes.len() > MAX_BODY {
+        return Err(UpstreamError::Malformed(endpoint));
+    }
+    Ok(bytes.to_vec())
+}
+
+/// A token answer: a JSON string, an object with `token`, or the bare JWT.
+fn token_from_body(body: &[u8]) -> Option<SecretString> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let token = match serde_json::from_str::<Value>(text) {
+        Ok(Value::String(s)) => s,
+        Ok(Value::Object(map)) => map
+            .get("token")
+            .or_else(|| map.get("accessToken"))
+            .and_then(Value::as_str)?
+            .to_owned(),
+        Ok(_) => return None,
+        Err(_) => text.to_owned(),
+    };
+    let looks_like_jwt = token.split('.').count() == 3
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    looks_like_jwt.then(|| SecretString::from(token))
+}
+
+/// The `exp` claim of a JWT, read without checking the signature (ChatHub
+/// checks it; we only want to know when to renew).
+pub fn unverified_expiry(token: &SecretString) -> Option<OffsetDateTime> {
+    #[derive(Deserialize)]
+    struct Exp {
+        exp: i64,
+    }
+    let mut validation = jsonwebtoken::Validation::default();
+    validation.insecure_disable_signature_validation();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<Exp>(
+        token.expose_secret(),
+        &jsonwebtoken::DecodingKey::from_secret(&[]),
+        &validation,
+    )
+    .ok()?;
+    OffsetDateTime::from_unix_timestamp(data.claims.exp).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_token_answers_in_any_documented_shape() {
+        let jwt = "aaa.bbb.ccc";
+        for body in [
+            "\"aaa.bbb.ccc\"".to_string(),
+            "{\"token\":\"aaa.bbb.ccc\"}".to_string(),
+            jwt.to_string(),
+        ] {
+            let t = token_from_body(body.as_bytes()).unwrap();
+            assert_eq!(t.expose_secret(), jwt);
+        }
+        assert!(token_from_body(b"<html>oops</html>").is_none());
+        assert!(token_from_body(b"{\"error\":1}").is_none());
+    }
+}

@@ -1,0 +1,220 @@
+//! The widget tag: one per org, adoption, re-evaluation with the new token,
+//! destroy (issue points 3, 4 and 8).
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn token_of(eval: &JsValue) -> String {
+    get(eval, "token").as_string().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn every_refresh_evaluates_the_widget_again_with_the_new_token_and_leaves_one_ui() {
+    let id = unique("reeval");
+    let org = id.clone();
+    let tag = tag_id(Some(&org));
+    let m = manager(test_opts(&id, &format!(r#""org": "{org}""#)));
+    let watch = watch_tag_count(&tag);
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    for _ in 0..3 {
+        assert_eq!(code_of(m.refresh_token()).await, "ok");
+    }
+    let tokens = tokens(&id).await;
+    assert_eq!(tokens.len(), 4);
+    let evals = evaluations(&tag);
+    assert_eq!(evals.length(), 4, "one evaluation per token");
+    for (i, t) in tokens.iter().enumerate() {
+        assert_eq!(
+            &token_of(&evals.get(i as u32)),
+            t,
+            "evaluation {i} saw token {i}"
+        );
+    }
+    assert_eq!(only_tag_token(&tag), tokens[3]);
+    assert_eq!(
+        panels(&tag).length(),
+        1,
+        "the previous evaluations' UI is gone"
+    );
+    let max = get(&watch, "stop")
+        .dyn_into::<js_sys::Function>()
+        .unwrap()
+        .call0(&JsValue::NULL)
+        .unwrap();
+    assert_eq!(
+        max.as_f64(),
+        Some(1.0),
+        "never two tags with the org's id at once"
+    );
+    m.destroy();
+    assert_eq!(panels(&tag).length(), 0, "destroy removes the widget's UI");
+}
+
+#[wasm_bindgen_test]
+async fn attribute_reload_updates_the_token_in_place_without_re_evaluating() {
+    let id = unique("attr");
+    let org = id.clone();
+    let tag = tag_id(Some(&org));
+    let m = manager(test_opts(
+        &id,
+        &format!(r#""org": "{org}", "reload": "attribute""#),
+    ));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    assert_eq!(code_of(m.refresh_token()).await, "ok");
+    let tokens = tokens(&id).await;
+    assert_eq!(evaluations(&tag).length(), 1);
+    assert_eq!(only_tag_token(&tag), tokens[1]);
+    let tag2 = tag.clone();
+    let t1 = tokens[1].clone();
+    let seen = wait_for(
+        move || {
+            let p = panels(&tag2);
+            p.length() == 1
+                && p.get(0)
+                    .unchecked_into::<web_sys::Element>()
+                    .get_attribute("data-token")
+                    == Some(t1.clone())
+        },
+        2000,
+    )
+    .await;
+    assert!(seen, "the widget observed the new token attribute");
+    m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_second_manager_with_the_same_options_is_the_same_manager() {
+    let id = unique("same");
+    let org = id.clone();
+    let o = format!(r#""org": "{org}""#);
+    let a = manager(test_opts(&id, &o));
+    let b = manager(test_opts(&id, &o));
+    let (pa, pb) = (a.initialize(), b.initialize());
+    assert_eq!(code_of(pa).await, "ok");
+    assert_eq!(code_of(pb).await, "ok");
+    assert_eq!(requests(&id).await, 1);
+    assert_eq!(b.state(), "ready");
+    assert_eq!(tags_with_id(&tag_id(Some(&org))).length(), 1);
+    let (code, message) =
+        constructor_error(test_opts(&id, &format!(r#"{o}, "checkIntervalMs": 5000"#)));
+    assert_eq!(code, "CONFLICTING_INSTANCE");
+    assert!(
+        message.contains("checkIntervalMs"),
+        "names what differs: {message}"
+    );
+    b.destroy();
+    assert_eq!(a.state(), "destroyed", "handles share one manager");
+}
+
+#[wasm_bindgen_test]
+async fn two_orgs_get_two_widgets_each_with_its_own_token() {
+    let (ia, ib) = (unique("orgA"), unique("orgB"));
+    let a = manager(test_opts(&ia, &format!(r#""org": "{ia}""#)));
+    let b = manager(test_opts(&ia, &format!(r#""org": "{ib}""#)));
+    let (pa, pb) = (a.initialize(), b.initialize());
+    assert_eq!(code_of(pa).await, "ok");
+    assert_eq!(code_of(pb).await, "ok");
+    let ta = only_tag_token(&tag_id(Some(&ia)));
+    let tb = only_tag_token(&tag_id(Some(&ib)));
+    assert_ne!(ta, tb);
+    assert_eq!(token_of(&evaluations(&tag_id(Some(&ia))).get(0)), ta);
+    assert_eq!(token_of(&evaluations(&tag_id(Some(&ib))).get(0)), tb);
+    a.destroy();
+    assert_eq!(
+        tags_with_id(&tag_id(Some(&ib))).length(),
+        1,
+        "destroying one org leaves the other"
+    );
+    assert_eq!(panels(&tag_id(Some(&ib))).length(), 1);
+    b.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_tag_already_in_the_page_is_adopted_not_duplicated() {
+    let id = unique("static");
+    let org = id.clone();
+    let tag = tag_id(Some(&org));
+    add_static_tag(&tag, &widget_src(&id), "stale-token");
+    add_static_tag(&tag, &widget_src(&id), "stale-copy");
+    let m = manager(test_opts(&id, &format!(r#""org": "{org}""#)));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    let tokens = tokens(&id).await;
+    assert_eq!(only_tag_token(&tag), tokens[0]);
+    assert_eq!(evaluations(&tag).length(), 1);
+    assert_eq!(token_of(&evaluations(&tag).get(0)), tokens[0]);
+    m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn destroy_leaves_nothing_and_mount_unmount_mount_leaves_one_tag() {
+    let id = unique("mount");
+    let org = id.clone();
+    let tag = tag_id(Some(&org));
+    let o = format!(r##""org": "{org}", "container": "#{id}-box""##);
+    make_container(&format!("{id}-box"));
+    let m1 = manager(test_opts(&id, &o));
+    let first = m1.initialize();
+    m1.destroy();
+    m1.destroy(); // idempotent
+    assert_eq!(code_of(first).await, "DESTROYED");
+    assert_eq!(m1.state(), "destroyed");
+    assert_eq!(code_of(m1.initialize()).await, "DESTROYED");
+    assert_eq!(code_of(m1.refresh_token()).await, "DESTROYED");
+    let m2 = manager(test_opts(&id, &o));
+    assert_eq!(code_of(m2.initialize()).await, "ok");
+    assert_eq!(tags_with_id(&tag).length(), 1);
+    assert_eq!(panels(&tag).length(), 1);
+    m2.destroy();
+    wait(300).await;
+    assert_eq!(tags_with_id(&tag).length(), 0);
+    assert_eq!(panels(&tag).length(), 0);
+    assert_eq!(
+        count(&format!("#{id}-box > *")),
+        0,
+        "no loading or fallback left"
+    );
+    let m3 = manager(test_opts(&id, &o));
+    assert_eq!(code_of(m3.initialize()).await, "ok");
+    assert_eq!(tags_with_id(&tag).length(), 1);
+    m3.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn destroy_aborts_the_request_in_flight() {
+    let id = unique("abort");
+    let org = id.clone();
+    script(&id, r#"[{"delay": 400}]"#).await;
+    let m = manager(test_opts(&id, &format!(r#""org": "{org}""#)));
+    let p = m.initialize();
+    wait(100).await;
+    m.destroy();
+    assert_eq!(code_of(p).await, "DESTROYED");
+    wait(500).await;
+    assert_eq!(
+        tags_with_id(&tag_id(Some(&org))).length(),
+        0,
+        "no tag appears after destroy"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_widget_that_fails_to_load_is_widget_load_and_the_fallback() {
+    let id = unique("badwidget");
+    let m = manager(opts(&format!(
+        r#"{{"tokenUrl": "{}", "org": "{id}", "widgetSrc": "{}/missing-widget.js"}}"#,
+        token_url(&id),
+        server()
+    )));
+    assert_eq!(code_of(m.initialize()).await, "WIDGET_LOAD");
+    assert_eq!(m.state(), "fallback");
+    assert_eq!(tags_with_id(&tag_id(Some(&id))).length(), 0);
+    assert_eq!(count(".chathub-loader-fallback"), 1);
+    m.destroy();
+    assert_eq!(count(".chathub-loader-fallback"), 0);
+}

@@ -1,0 +1,76 @@
+// Browser-side helpers for the wasm-bindgen tests (imported by tests/common).
+export async function scriptEndpoint(base, id, steps) {
+  const r = await fetch(`${base}/s/${id}/script`, { method: "POST", body: JSON.stringify(steps) });
+  if (!r.ok) throw new Error(`test server refused the script: ${r.status}`);
+}
+export async function endpointStats(base, id) {
+  return (await fetch(`${base}/s/${id}/stats`)).json();
+}
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+export function tagsWithId(id) {
+  return [...document.querySelectorAll("script[id]")].filter((s) => s.id === id);
+}
+export function evaluations(tagId) {
+  return ((window.__testWidget && window.__testWidget.evaluations) || []).filter((e) => e.id === tagId);
+}
+export function panels(tagId) {
+  return [...document.querySelectorAll(".test-widget-panel")].filter((p) => p.dataset.tagId === tagId);
+}
+export function startStateLog() {
+  const log = [];
+  const listener = (e) => log.push(e.detail);
+  window.addEventListener("chathub:statechange", listener);
+  return { log, stop: () => window.removeEventListener("chathub:statechange", listener) };
+}
+// Watches the document and remembers the most tags with `id` ever present at once.
+export function watchTagCount(id) {
+  const state = { max: tagsWithId(id).length };
+  const obs = new MutationObserver(() => { state.max = Math.max(state.max, tagsWithId(id).length); });
+  obs.observe(document, { childList: true, subtree: true });
+  state.stop = () => { obs.takeRecords(); state.max = Math.max(state.max, tagsWithId(id).length); obs.disconnect(); return state.max; };
+  return state;
+}
+export async function errorOf(promise) {
+  try {
+    await promise;
+    return null;
+  } catch (e) {
+    return e;
+  }
+}
+export async function waitUntil(pred, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await pred()) return true;
+    await sleep(20);
+  }
+  return false;
+}
+export function fireWindowError(message) {
+  window.dispatchEvent(new ErrorEvent("error", { message }));
+}
+export function fireRejection(message) {
+  window.dispatchEvent(new PromiseRejectionEvent("unhandledrejection", { promise: Promise.resolve(), reason: new Error(message) }));
+}
+export function fire(target, type) {
+  (target === "document" ? document : window).dispatchEvent(new Event(type));
+}
+export function addStaticTag(id, src, token) {
+  const s = document.createElement("script");
+  s.id = id;
+  s.setAttribute("token", token);
+  s.setAttribute("data-static", "1");
+  // Not executable: a static tag the page shipped, seen before the loader runs.
+  s.type = "text/plain";
+  s.src = src;
+  document.body.appendChild(s);
+  return s;
+}
+export function makeContainer(id) {
+  const div = document.createElement("div");
+  div.id = id;
+  document.body.appendChild(div);
+  return div;
+}

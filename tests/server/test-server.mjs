@@ -1,0 +1,99 @@
+// The real HTTP server behind the browser tests. Each test names a
+// scenario and scripts its token endpoint's answers (status, body, delay,
+// dropped connection), then reads what the endpoint saw. It also serves
+// stand-in widget modules that record every evaluation.
+//
+//   POST /s/<id>/script   body: [step, ...]   (the last step repeats)
+//     step: { status=200, body?: object|string, delay=0, drop=false,
+//             ttlMs=3600000, jwtExpOffsetMs?: number }
+//     A 200 step without body answers a fresh JWT whose exp and
+//     expiresAt are now + ttlMs (or jwtExpOffsetMs for exp alone).
+//   GET  /s/<id>/token[?org=...]   the scripted endpoint
+//   GET  /s/<id>/stats            { requests, orgs, tokens }
+//   GET  /widget.js?...           stand-in widget module
+//   GET  /missing-widget.js       404
+import http from "node:http";
+
+const port = Number(process.argv[2] || 8787);
+const scenarios = new Map();
+
+function scenario(id) {
+  if (!scenarios.has(id)) scenarios.set(id, { steps: [{}], next: 0, requests: 0, orgs: [], tokens: [] });
+  return scenarios.get(id);
+}
+
+const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+
+function jwt(expMs, n) {
+  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: "operator-1", exp: Math.floor(expMs / 1000), n })}.c2lnbmF0dXJl`;
+}
+
+function cors(req, res) {
+  res.setHeader("Access-Control-Allow-Origin", req.headers.origin || "*");
+  res.setHeader("Access-Control-Allow-Credentials", "true");
+  res.setHeader("Access-Control-Allow-Headers", req.headers["access-control-request-headers"] || "*");
+  res.setHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  res.setHeader("Vary", "Origin");
+}
+
+const WIDGET = `
+const me = [...document.querySelectorAll('script[id^="operator-chat-panel-script"]')]
+  .find((s) => s.src === import.meta.url);
+const token = me ? me.getAttribute("token") : null;
+const w = (window.__testWidget ||= { evaluations: [] });
+w.evaluations.push({ token, url: import.meta.url, id: me ? me.id : null, at: Date.now() });
+const panel = document.createElement("div");
+panel.className = "test-widget-panel";
+panel.dataset.tagId = me ? me.id : "";
+panel.textContent = "chat for " + (me ? me.id : "?");
+document.body.appendChild(panel);
+if (me) {
+  new MutationObserver(() => { panel.dataset.token = me.getAttribute("token"); w.attributeUpdates = (w.attributeUpdates || 0) + 1; })
+    .observe(me, { attributes: true, attributeFilter: ["token"] });
+}
+`;
+
+const server = http.createServer(async (req, res) => {
+  cors(req, res);
+  const url = new URL(req.url, "http://x");
+  if (req.method === "OPTIONS") return res.writeHead(204).end();
+  if (url.pathname === "/health") return res.writeHead(200).end("ok");
+  if (url.pathname === "/widget.js") {
+    res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
+    return res.end(WIDGET);
+  }
+  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats)$/);
+  if (!m) return res.writeHead(404, { "Content-Type": "text/plain" }).end("not found");
+  const sc = scenario(m[1]);
+  if (m[2] === "script" && req.method === "POST") {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    sc.steps = JSON.parse(body || "[{}]");
+    sc.next = 0;
+    return res.writeHead(204).end();
+  }
+  if (m[2] === "stats") {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    return res.end(JSON.stringify({ requests: sc.requests, orgs: sc.orgs, tokens: sc.tokens }));
+  }
+  sc.requests += 1;
+  sc.orgs.push(url.searchParams.get("org"));
+  const step = sc.steps[Math.min(sc.next, sc.steps.length - 1)] || {};
+  sc.next += 1;
+  if (step.delay) await new Promise((r) => setTimeout(r, step.delay));
+  if (step.drop) return req.socket.destroy();
+  const status = step.status ?? 200;
+  let body = step.body;
+  if (body === undefined && status === 200) {
+    const now = Date.now();
+    const ttl = step.ttlMs ?? 3_600_000;
+    const token = jwt(now + (step.jwtExpOffsetMs ?? ttl), sc.requests);
+    sc.tokens.push(token);
+    body = { token, expiresAt: new Date(now + ttl).toISOString() };
+  }
+  const text = typeof body === "string" ? body : JSON.stringify(body ?? { error: "scripted" });
+  res.writeHead(status, { "Content-Type": typeof body === "string" ? "text/html" : "application/json", "Cache-Control": "no-store" });
+  res.end(text);
+});
+
+server.listen(port, "127.0.0.1", () => console.log(`test server on http://127.0.0.1:${port}`));
