@@ -263,7 +263,7 @@ impl Options {
             Some(other) => {
                 return Err(LoaderError::invalid(
                     "reload",
-                    format!("must be \"module\" or \"attribute\", not {other:?}"),
+                    format!("must be \"module\" or \"attribute\", not \"{other}\""),
                 ))
             }
         };
@@ -323,7 +323,7 @@ fn check_selector(key: &str, sel: &str) -> Result<(), LoaderError> {
     match doc.map(|d| d.query_selector(sel)) {
         Some(Err(_)) => Err(LoaderError::invalid(
             key,
-            format!("is not a valid CSS selector: {sel:?}"),
+            format!("is not a valid CSS selector: \"{sel}\""),
         )),
         _ if sel.trim().is_empty() => Err(LoaderError::invalid(key, "must not be empty")),
         _ => Ok(()),
@@ -366,7 +366,10 @@ impl Reader<'_> {
                 Some(n) if n.is_finite() && n >= min => Ok(Some(n)),
                 Some(_) => Err(LoaderError::invalid(
                     &self.key(key),
-                    format!("must be a finite number of milliseconds, at least {min}"),
+                    format!(
+                        "must be a finite number of milliseconds, at least {}",
+                        min as u32
+                    ),
                 )),
                 None => Err(LoaderError::invalid(
                     &self.key(key),
@@ -418,11 +421,11 @@ fn reject_unknown(obj: &Object, known: &[&str], prefix: &str) -> Result<(), Load
 /// Parses `raw` against `base` and insists on `http:`/`https:`.
 fn web_url(key: &str, raw: &str, base: &str) -> Result<web_sys::Url, LoaderError> {
     let url = web_sys::Url::new_with_base(raw, base)
-        .map_err(|_| LoaderError::invalid(key, format!("is not a valid URL: {raw:?}")))?;
+        .map_err(|_| LoaderError::invalid(key, format!("is not a valid URL: \"{raw}\"")))?;
     if !validate::is_web_protocol(&url.protocol()) {
         return Err(LoaderError::invalid(
             key,
-            format!("must be an http(s) URL, not {:?}", url.protocol()),
+            format!("must be an http(s) URL, not \"{}\"", url.protocol()),
         ));
     }
     Ok(url)
@@ -512,7 +515,7 @@ fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback>, LoaderEr
         if !validate::is_valid_email(e) {
             return Err(LoaderError::invalid(
                 "fallback.email",
-                format!("is not an e-mail address: {e:?}"),
+                format!("is not an e-mail address: \"{e}\""),
             ));
         }
     }
@@ -523,7 +526,7 @@ fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback>, LoaderEr
             None => {
                 return Err(LoaderError::invalid(
                     "fallback.phone",
-                    format!("is not a phone number (digits, spaces, + - ( ) .): {p:?}"),
+                    format!("is not a phone number (digits, spaces, + - ( ) .): \"{p}\""),
                 ))
             }
         },

@@ -1,7 +1,6 @@
 //! One live manager per org per page.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::error::{ErrorCode, LoaderError};
@@ -9,17 +8,16 @@ use crate::manager::Inner;
 use crate::options::Options;
 
 thread_local! {
-    static LIVE: RefCell<HashMap<String, Rc<Inner>>> = RefCell::new(HashMap::new());
-}
-
-fn key(opts: &Options) -> String {
-    opts.tag_id()
+    // A page has a handful of orgs at most: a Vec beats a HashMap in bytes.
+    static LIVE: RefCell<Vec<Rc<Inner>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The live manager for these options' org: the same one when the options
 /// match, `CONFLICTING_INSTANCE` when they differ, `None` when there is none.
 pub fn existing(opts: &Options) -> Result<Option<Rc<Inner>>, LoaderError> {
-    let Some(live) = LIVE.with(|l| l.borrow().get(&key(opts)).cloned()) else {
+    let id = opts.tag_id();
+    let found = LIVE.with(|l| l.borrow().iter().find(|i| i.opts.tag_id() == id).cloned());
+    let Some(live) = found else {
         return Ok(None);
     };
     if live.opts == *opts {
@@ -28,7 +26,7 @@ pub fn existing(opts: &Options) -> Result<Option<Rc<Inner>>, LoaderError> {
     let org = opts
         .org
         .as_deref()
-        .map(|o| format!("org {o:?}"))
+        .map(|o| format!("org \"{o}\""))
         .unwrap_or_else(|| "the default org".into());
     Err(LoaderError::new(
         ErrorCode::ConflictingInstance,
@@ -41,19 +39,13 @@ pub fn existing(opts: &Options) -> Result<Option<Rc<Inner>>, LoaderError> {
 
 /// Records `inner` as its org's live manager.
 pub fn register(inner: &Rc<Inner>) {
-    LIVE.with(|l| l.borrow_mut().insert(key(&inner.opts), inner.clone()));
+    LIVE.with(|l| l.borrow_mut().push(inner.clone()));
 }
 
-/// Forgets `inner` (only if it is still the registered one).
+/// Forgets `inner`.
 pub fn unregister(inner: &Inner) {
     LIVE.with(|l| {
-        let mut live = l.borrow_mut();
-        let k = key(&inner.opts);
-        if live
-            .get(&k)
-            .is_some_and(|cur| std::ptr::eq(Rc::as_ptr(cur), inner))
-        {
-            live.remove(&k);
-        }
+        l.borrow_mut()
+            .retain(|cur| !std::ptr::eq(Rc::as_ptr(cur), inner))
     });
 }

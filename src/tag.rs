@@ -7,7 +7,6 @@
 //! elements the previous evaluation added to `<body>` are removed first.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
@@ -28,7 +27,7 @@ use crate::ui::OWN_CLASS_PREFIX;
 
 thread_local! {
     /// Module URLs already evaluated in this document (module map mirror).
-    static EVALUATED: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+    static EVALUATED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
     static NEXT_VERSION: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
 }
 
@@ -60,17 +59,26 @@ pub fn adopt(doc: &Document, id: &str) -> Option<Mounted> {
     for extra in tags {
         extra.remove();
     }
-    EVALUATED.with(|e| e.borrow_mut().insert(first.src()));
+    remember(first.src());
     Some(Mounted {
         script: first,
         ui: Vec::new(),
     })
 }
 
+fn remember(url: String) {
+    EVALUATED.with(|e| {
+        let mut e = e.borrow_mut();
+        if !e.contains(&url) {
+            e.push(url);
+        }
+    });
+}
+
 /// The URL to insert next: the plain one the first time, a fresh
 /// `chathub_v` after that, so the browser evaluates the module again.
 fn next_module_url(src: &str) -> String {
-    let fresh = EVALUATED.with(|e| !e.borrow().contains(src));
+    let fresh = EVALUATED.with(|e| !e.borrow().iter().any(|u| u == src));
     let url = if fresh {
         src.to_string()
     } else {
@@ -87,7 +95,7 @@ fn next_module_url(src: &str) -> String {
             Err(_) => src.to_string(),
         }
     };
-    EVALUATED.with(|e| e.borrow_mut().insert(url.clone()));
+    remember(url.clone());
     url
 }
 

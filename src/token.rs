@@ -70,7 +70,7 @@ pub async fn fetch_token(opts: &Options, ctrl: &AbortController) -> Result<Token
                 ErrorCode::TokenTimeout,
                 format!(
                     "chathub-loader: the token endpoint {url} did not answer within {} ms; check the backend or raise requestTimeoutMs",
-                    opts.request_timeout_ms
+                    opts.request_timeout_ms as u64
                 ),
             )
         } else if ctrl.signal().aborted() {
@@ -182,7 +182,7 @@ fn validate(resp: TokenResponse, now_ms: f64, url: &str) -> Result<Token, Loader
         return Err(malformed(
             url,
             &format!(
-                "answered an `expiresAt` that is not a date: {:?}",
+                "answered an `expiresAt` that is not a date: \"{}\"",
                 resp.expires_at
             ),
         ));

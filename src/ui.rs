@@ -154,7 +154,7 @@ fn container(doc: &Document, opts: &Options) -> Result<Element, LoaderError> {
     };
     found.ok_or_else(|| {
         let which = match &opts.container {
-            Container::Selector(s) => format!("{s:?} matches no element"),
+            Container::Selector(s) => format!("\"{s}\" matches no element"),
             _ => "is not available (no document.body yet?)".into(),
         };
         LoaderError::invalid(

@@ -1,0 +1,58 @@
+// Type tests of the public surface: compiled by `tsc --noEmit` in make test.
+// Every @ts-expect-error must be an error, or tsc fails.
+import init, { WidgetTokenManager } from "../../pkg/chathub_loader.js";
+import type {
+  WidgetTokenManagerOptions,
+  WidgetTokenManagerState,
+  WidgetStateChangeDetail,
+  WidgetTokenError,
+} from "../../pkg/chathub_loader.js";
+
+export async function typed(): Promise<void> {
+  await init();
+  const options: WidgetTokenManagerOptions = {
+    tokenUrl: "/api/chathub/token",
+    org: "sales",
+    container: document.body,
+    fallback: { title: "Chat", email: "help@example.com" },
+    fetchInit: { credentials: "include", headers: { "X-Site": "1" } },
+    reload: "module",
+  };
+  const manager = new WidgetTokenManager(options);
+  const ready: Promise<void> = manager.initialize();
+  await ready;
+  await manager.refreshToken();
+  const state: WidgetTokenManagerState = manager.state;
+  const expires: Date | undefined = manager.expiresAt;
+  void state;
+  void expires;
+  manager.destroy();
+
+  window.addEventListener("chathub:statechange", (e) => {
+    const detail: WidgetStateChangeDetail = e.detail;
+    if (detail.error) {
+      const code: string = detail.error.code;
+      void code;
+    }
+  });
+  try {
+    await manager.initialize();
+  } catch (e) {
+    const err = e as WidgetTokenError;
+    if (err.code === "TOKEN_HTTP") void err.status;
+  }
+
+  // @ts-expect-error tokenUrl is required
+  new WidgetTokenManager({ org: "sales" });
+  // @ts-expect-error unknown option
+  new WidgetTokenManager({ tokenUrl: "/t", tokenURL: "/t" });
+  // @ts-expect-error checkIntervalMs is a number
+  new WidgetTokenManager({ tokenUrl: "/t", checkIntervalMs: "1h" });
+  // @ts-expect-error fallback is an object or false
+  new WidgetTokenManager({ tokenUrl: "/t", fallback: true });
+  // @ts-expect-error reload is "module" | "attribute"
+  new WidgetTokenManager({ tokenUrl: "/t", reload: "page" });
+  // @ts-expect-error state is read-only and typed
+  const bad: "nope" = manager.state;
+  void bad;
+}
