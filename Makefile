@@ -39,7 +39,7 @@ host-test:
 ## Browser tests: wasm-bindgen-test in headless Chromium against a real local
 ## HTTP server (tests/server/test-server.mjs) whose answers each test controls.
 browser-test:
-	@node tests/server/test-server.mjs $(TEST_PORT) > target/test-server.log 2>&1 & echo $$! > target/test-server.pid; \
+	@mkdir -p target; node tests/server/test-server.mjs $(TEST_PORT) > target/test-server.log 2>&1 & echo $$! > target/test-server.pid; \
 	  trap 'kill $$(cat target/test-server.pid) 2>/dev/null || true' EXIT; \
 	  for i in $$(seq 50); do curl -fs http://127.0.0.1:$(TEST_PORT)/health >/dev/null && break; sleep 0.1; done; \
 	  CHATHUB_TEST_SERVER=http://127.0.0.1:$(TEST_PORT) cargo test -p chathub-loader --target $(WASM_TARGET)

@@ -241,10 +241,15 @@ impl Inner {
                 return Ok(());
             }
         }
+        let src = tag::next_src(&self.opts);
+        if self.widget_works() {
+            // Keep the working widget unless its replacement can load.
+            tag::preload(doc, &self.opts, &src).await?;
+        }
         let old = self.mounted.borrow_mut().take();
         let old = old.or_else(|| tag::adopt(doc, &self.opts.tag_id()));
         tag::unmount(doc, old, &self.opts);
-        let mounted = tag::mount(doc, &self.opts, &token.value).await?;
+        let mounted = tag::mount(doc, &self.opts, &src, &token.value).await?;
         if self.destroyed() {
             tag::unmount(doc, Some(mounted), &self.opts);
             return Err(LoaderError::destroyed());

@@ -16,8 +16,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    Document, Element, HtmlScriptElement, MutationObserver, MutationObserverInit, MutationRecord,
-    Node,
+    Document, Element, EventTarget, HtmlLinkElement, HtmlScriptElement, MutationObserver,
+    MutationObserverInit, MutationRecord, Node,
 };
 
 use crate::error::{ErrorCode, LoaderError};
@@ -125,71 +125,117 @@ pub fn unmount(doc: &Document, mounted: Option<Mounted>, opts: &Options) {
     }
 }
 
-/// Inserts a new tag carrying `token` and waits for `load` (or `error`).
-pub async fn mount(doc: &Document, opts: &Options, token: &str) -> Result<Mounted, LoaderError> {
-    let src = next_module_url(&opts.widget_src);
-    let script: HtmlScriptElement = doc
-        .create_element("script")
-        .map_err(|_| {
-            LoaderError::new(
-                ErrorCode::WidgetLoad,
-                "chathub-loader: could not create a script element",
-            )
-        })?
-        .unchecked_into();
-    script.set_type("module");
-    script.set_id(&opts.tag_id());
-    let attrs = [
-        ("token", Some(token)),
+fn widget_error(what: &str) -> LoaderError {
+    LoaderError::new(ErrorCode::WidgetLoad, format!("chathub-loader: {what}"))
+}
+
+/// Sets the attributes that must match between a preload and the tag.
+fn set_attrs(el: &Element, attrs: &[(&str, Option<&str>)]) {
+    for (name, value) in attrs {
+        if let Some(value) = value {
+            let _ = el.set_attribute(name, value);
+        }
+    }
+}
+
+fn fetch_attrs(opts: &Options) -> [(&'static str, Option<&str>); 3] {
+    [
         ("nonce", opts.nonce.as_deref()),
         ("integrity", opts.integrity.as_deref()),
         ("crossorigin", opts.cross_origin.as_deref()),
-    ];
-    for (name, value) in attrs {
-        if let Some(value) = value {
-            let _ = script.set_attribute(name, value);
-        }
-    }
-    script.set_src(&src);
+    ]
+}
 
-    let watcher = UiWatcher::start(doc);
+fn append_to_head(doc: &Document, el: &Element) -> Result<(), LoaderError> {
     let parent: Node = match doc.head() {
         Some(h) => h.into(),
-        None => doc.document_element().map(Node::from).ok_or_else(|| {
-            LoaderError::new(
-                ErrorCode::WidgetLoad,
-                "chathub-loader: the document has no root element",
-            )
-        })?,
+        None => doc
+            .document_element()
+            .map(Node::from)
+            .ok_or_else(|| widget_error("the document has no root element"))?,
     };
-    parent.append_child(&script).map_err(|_| {
-        LoaderError::new(
-            ErrorCode::WidgetLoad,
-            "chathub-loader: could not insert the widget tag",
-        )
-    })?;
+    parent
+        .append_child(el)
+        .map(|_| ())
+        .map_err(|_| widget_error("could not insert an element into the document"))
+}
 
-    let outcome = wait_load(&script, opts.request_timeout_ms.max(10_000.0) * 2.0).await;
+fn load_failed(src: &str, outcome: &str) -> LoaderError {
+    let why = if outcome == "timeout" {
+        "did not load in time"
+    } else {
+        "failed to load"
+    };
+    widget_error(&format!(
+        "the widget script {src} {why} (wrong widgetSrc, offline, or blocked by CSP/SRI?)"
+    ))
+}
+
+fn load_timeout_ms(opts: &Options) -> f64 {
+    opts.request_timeout_ms.max(10_000.0) * 2.0
+}
+
+/// The next module URL for this widget (see the module docs).
+pub fn next_src(opts: &Options) -> String {
+    next_module_url(&opts.widget_src)
+}
+
+/// Fetches and parses the module at `src` without running it
+/// (`modulepreload`), so a refresh only swaps out a working widget once
+/// its replacement is known to load. Browsers without `modulepreload`
+/// skip the check.
+pub async fn preload(doc: &Document, opts: &Options, src: &str) -> Result<(), LoaderError> {
+    let link: HtmlLinkElement = doc
+        .create_element("link")
+        .map_err(|_| widget_error("could not create a link element"))?
+        .unchecked_into();
+    if !link.rel_list().supports("modulepreload").unwrap_or(false) {
+        return Ok(());
+    }
+    link.set_rel("modulepreload");
+    set_attrs(&link, &fetch_attrs(opts));
+    link.set_href(src);
+    append_to_head(doc, &link)?;
+    let outcome = wait_load(&link, load_timeout_ms(opts)).await;
+    link.remove();
+    match outcome.as_str() {
+        "load" => Ok(()),
+        other => Err(load_failed(src, other)),
+    }
+}
+
+/// Inserts a new tag for `src` carrying `token` and waits for `load`.
+pub async fn mount(
+    doc: &Document,
+    opts: &Options,
+    src: &str,
+    token: &str,
+) -> Result<Mounted, LoaderError> {
+    let script: HtmlScriptElement = doc
+        .create_element("script")
+        .map_err(|_| widget_error("could not create a script element"))?
+        .unchecked_into();
+    script.set_type("module");
+    script.set_id(&opts.tag_id());
+    let _ = script.set_attribute("token", token);
+    set_attrs(&script, &fetch_attrs(opts));
+    script.set_src(src);
+
+    let watcher = UiWatcher::start(doc);
+    append_to_head(doc, &script)?;
+    let outcome = wait_load(&script, load_timeout_ms(opts)).await;
     let ui = watcher.finish();
     match outcome.as_str() {
         "load" => Ok(Mounted { script, ui }),
         other => {
             script.remove();
-            let why = if other == "timeout" {
-                "did not load in time"
-            } else {
-                "failed to load"
-            };
-            Err(LoaderError::new(
-                ErrorCode::WidgetLoad,
-                format!("chathub-loader: the widget script {src} {why} (wrong widgetSrc, offline, or blocked by CSP/SRI?)"),
-            ))
+            Err(load_failed(src, other))
         }
     }
 }
 
 /// Resolves with "load", "error" or "timeout".
-async fn wait_load(script: &HtmlScriptElement, timeout_ms: f64) -> String {
+async fn wait_load(target: &EventTarget, timeout_ms: f64) -> String {
     let mut resolve: Option<js_sys::Function> = None;
     let promise = Promise::new(&mut |res, _rej| resolve = Some(res));
     let Some(resolve) = resolve else {
@@ -202,8 +248,8 @@ async fn wait_load(script: &HtmlScriptElement, timeout_ms: f64) -> String {
         }
     };
     let (load, error, timeout) = (on("load"), on("error"), on("timeout"));
-    let _l = EventListener::once(script, "load", move |_| load());
-    let _e = EventListener::once(script, "error", move |_| error());
+    let _l = EventListener::once(target, "load", move |_| load());
+    let _e = EventListener::once(target, "error", move |_| error());
     let _t = Timeout::new(schedule::clamp_timer_ms(timeout_ms) as u32, timeout);
     JsFuture::from(promise)
         .await

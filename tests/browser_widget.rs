@@ -218,3 +218,28 @@ async fn a_widget_that_fails_to_load_is_widget_load_and_the_fallback() {
     m.destroy();
     assert_eq!(count(".chathub-loader-fallback"), 0);
 }
+
+#[wasm_bindgen_test]
+async fn a_refresh_whose_widget_cannot_load_keeps_the_working_widget() {
+    let id = unique("keepwidget");
+    let tag = tag_id(Some(&id));
+    make_container(&format!("{id}-box"));
+    let m = manager(opts(&format!(
+        r##"{{"tokenUrl": "{}", "org": "{id}", "widgetSrc": "{}", "retryDelayMs": 10, "container": "#{id}-box"}}"##,
+        token_url(&id),
+        scenario_widget_src(&id)
+    )));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    let first = only_tag_token(&tag);
+    set_widget_status(&id, 404).await;
+    assert_eq!(code_of(m.refresh_token()).await, "WIDGET_LOAD");
+    assert_eq!(m.state(), "ready", "the old token still works");
+    assert_eq!(only_tag_token(&tag), first, "the working widget stays");
+    assert_eq!(panels(&tag).length(), 1);
+    assert_eq!(count(&format!("#{id}-box .chathub-loader-fallback")), 0);
+    set_widget_status(&id, 200).await;
+    assert_eq!(code_of(m.refresh_token()).await, "ok");
+    assert_ne!(only_tag_token(&tag), first);
+    assert_eq!(panels(&tag).length(), 1);
+    m.destroy();
+}

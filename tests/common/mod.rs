@@ -33,6 +33,8 @@ extern "C" {
     pub fn fire(target: &str, kind: &str);
     #[wasm_bindgen(js_name = addStaticTag)]
     pub fn add_static_tag(id: &str, src: &str, token: &str) -> web_sys::Element;
+    #[wasm_bindgen(js_name = setWidgetStatus)]
+    fn set_widget_status_js(base: &str, id: &str, status: u16) -> Promise;
     #[wasm_bindgen(js_name = makeContainer)]
     pub fn make_container(id: &str) -> web_sys::Element;
 }
@@ -185,4 +187,14 @@ pub fn count(selector: &str) -> u32 {
         .and_then(|d| d.query_selector_all(selector).ok())
         .map(|l| l.length())
         .unwrap_or(0)
+}
+
+/// Makes scenario `id`'s widget module (`scenario_widget_src`) answer `status`.
+pub async fn set_widget_status(id: &str, status: u16) {
+    let _ = JsFuture::from(set_widget_status_js(server(), id, status)).await;
+}
+
+/// The stand-in widget served under scenario `id` (its status is scriptable).
+pub fn scenario_widget_src(id: &str) -> String {
+    format!("{}/s/{id}/widget.js", server())
 }

@@ -74,3 +74,6 @@ export function makeContainer(id) {
   document.body.appendChild(div);
   return div;
 }
+export async function setWidgetStatus(base, id, status) {
+  await fetch(`${base}/s/${id}/widget-status`, { method: "POST", body: String(status) });
+}

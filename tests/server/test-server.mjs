@@ -11,6 +11,8 @@
 //   GET  /s/<id>/token[?org=...]   the scripted endpoint
 //   GET  /s/<id>/stats            { requests, orgs, tokens }
 //   GET  /widget.js?...           stand-in widget module
+//   GET  /s/<id>/widget.js        the same, or the status set by
+//   POST /s/<id>/widget-status    body: a number (e.g. 404); 200 restores
 //   GET  /missing-widget.js       404
 import http from "node:http";
 
@@ -62,7 +64,7 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
     return res.end(WIDGET);
   }
-  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats)$/);
+  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats|widget\.js|widget-status)$/);
   if (!m) return res.writeHead(404, { "Content-Type": "text/plain" }).end("not found");
   const sc = scenario(m[1]);
   if (m[2] === "script" && req.method === "POST") {
@@ -71,6 +73,17 @@ const server = http.createServer(async (req, res) => {
     sc.steps = JSON.parse(body || "[{}]");
     sc.next = 0;
     return res.writeHead(204).end();
+  }
+  if (m[2] === "widget-status" && req.method === "POST") {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    sc.widgetStatus = Number(body) || 200;
+    return res.writeHead(204).end();
+  }
+  if (m[2] === "widget.js") {
+    const status = sc.widgetStatus || 200;
+    res.writeHead(status, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
+    return res.end(status === 200 ? WIDGET : "");
   }
   if (m[2] === "stats") {
     res.writeHead(200, { "Content-Type": "application/json" });
