@@ -21,6 +21,10 @@ pkg: setup
 	  --remove-name-section --remove-producers-section $(WASM_BUILD)
 	node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
 	  pkg/chathub_loader_bg.wasm -o pkg/chathub_loader_bg.wasm
+	@# The glue ships to every visitor too: minified, 6.3 KB -> 4.6 KB brotli.
+	node_modules/.bin/esbuild pkg/chathub_loader.js --minify --format=esm \
+	  --target=es2020 --legal-comments=none --log-level=warning \
+	  --outfile=pkg/chathub_loader.js --allow-overwrite
 	@ls -l pkg/chathub_loader_bg.wasm pkg/chathub_loader.js | awk '{print "pkg: " $$5 " bytes " $$9}'
 
 ## make test: every check and test of both crates
