@@ -41,6 +41,7 @@ where
     Guarded {
         life,
         fut: Box::pin(fut),
+        registered: None,
     }
     .await
 }
@@ -48,6 +49,20 @@ where
 struct Guarded<F> {
     life: Rc<Lifetime>,
     fut: Pin<Box<F>>,
+    registered: Option<Waker>,
+}
+
+impl<F> Drop for Guarded<F> {
+    // A finished task's waker must not stay in the lifetime: a manager that
+    // refreshes a thousand times would otherwise keep a thousand tasks.
+    fn drop(&mut self) {
+        if let Some(mine) = self.registered.take() {
+            self.life
+                .wakers
+                .borrow_mut()
+                .retain(|w| !w.will_wake(&mine));
+        }
+    }
 }
 
 impl<T, F: Future<Output = Result<T, LoaderError>>> Future for Guarded<F> {
@@ -60,8 +75,16 @@ impl<T, F: Future<Output = Result<T, LoaderError>>> Future for Guarded<F> {
         if let Poll::Ready(out) = self.fut.as_mut().poll(cx) {
             return Poll::Ready(out);
         }
-        let mut wakers = self.life.wakers.borrow_mut();
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+        let fresh = self
+            .registered
+            .as_ref()
+            .is_none_or(|w| !w.will_wake(cx.waker()));
+        if fresh {
+            let old = self.registered.replace(cx.waker().clone());
+            let mut wakers = self.life.wakers.borrow_mut();
+            if let Some(old) = old {
+                wakers.retain(|w| !w.will_wake(&old));
+            }
             wakers.push(cx.waker().clone());
         }
         Poll::Pending

@@ -169,6 +169,10 @@ impl Inner {
             self.set_state(State::Refreshing, None);
         } else {
             self.set_state(State::Loading, None);
+            // A state listener may have destroyed the manager just now.
+            if self.destroyed() {
+                return Err(LoaderError::destroyed());
+            }
             let shown = self.ui.borrow_mut().show_status(&doc, &self.opts);
             if let Err(e) = shown {
                 self.set_state(State::Fallback, Some(&e));
@@ -233,12 +237,16 @@ impl Inner {
     /// Gives the widget the new token (see `tag` for why a new module URL).
     async fn apply(&self, doc: &Document, token: Token) -> Result<(), LoaderError> {
         if self.opts.reload == Reload::Attribute {
-            let in_place = self.mounted.borrow().as_ref().is_some_and(|m| {
-                m.script.is_connected() && m.script.set_attribute("token", &token.value).is_ok()
-            });
-            if in_place {
-                *self.token.borrow_mut() = Some(token);
-                return Ok(());
+            // In place, on our tag or on one the page shipped.
+            let current = self.mounted.borrow_mut().take();
+            if let Some(m) = current.or_else(|| tag::adopt(doc, &self.opts.tag_id())) {
+                let in_place = m.script.is_connected()
+                    && m.script.set_attribute("token", &token.value).is_ok();
+                *self.mounted.borrow_mut() = Some(m);
+                if in_place {
+                    *self.token.borrow_mut() = Some(token);
+                    return Ok(());
+                }
             }
         }
         let src = tag::next_src(&self.opts);

@@ -79,24 +79,24 @@ fn remember(url: String) {
 /// `chathub_v` after that, so the browser evaluates the module again.
 fn next_module_url(src: &str) -> String {
     let fresh = EVALUATED.with(|e| !e.borrow().iter().any(|u| u == src));
-    let url = if fresh {
-        src.to_string()
-    } else {
-        let v = NEXT_VERSION.with(|n| {
-            let v = n.get();
-            n.set(v + 1);
-            v
-        });
-        match web_sys::Url::new(src) {
-            Ok(u) => {
-                u.search_params().set("chathub_v", &v.to_string());
-                u.href()
-            }
-            Err(_) => src.to_string(),
+    if fresh {
+        // Versioned URLs are unique by construction; only plain ones are
+        // remembered, so the list stays as short as the page's widget URLs.
+        remember(src.to_string());
+        return src.to_string();
+    }
+    let v = NEXT_VERSION.with(|n| {
+        let v = n.get();
+        n.set(v + 1);
+        v
+    });
+    match web_sys::Url::new(src) {
+        Ok(u) => {
+            u.search_params().set("chathub_v", &v.to_string());
+            u.href()
         }
-    };
-    remember(url.clone());
-    url
+        Err(_) => src.to_string(),
+    }
 }
 
 /// Removes a mounted tag and the UI its evaluation created, plus anything
