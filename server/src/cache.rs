@@ -79,13 +79,19 @@ impl TokenCache {
         }
     }
 
+    /// Whether `token` may still be served. It is renewed once less than
+    /// `max(refresh_margin, lifetime / 4)` is left (at most half its
+    /// lifetime): pages refresh some fraction of a lifetime before expiry
+    /// (chathub-loader: 20 %), and must then get a new token, not this one.
     fn is_fresh(&self, token: &IssuedToken) -> bool {
+        let lifetime = token.lifetime();
         let margin = self
             .inner
             .issuer
             .config()
             .refresh_margin
-            .min(token.lifetime() / 2);
+            .max(lifetime / 4)
+            .min(lifetime / 2);
         OffsetDateTime::now_utc() + margin < token.expires_at
     }
 

@@ -84,8 +84,8 @@ pub struct Config {
     pub default_org: String,
     /// Lifetime requested for each operator token (at most 24 h).
     pub token_ttl: Duration,
-    /// A cached token is renewed once it has less than this left
-    /// (never more than half its lifetime).
+    /// A cached token is renewed once it has less than this (or a quarter
+    /// of its lifetime, if more) left; never more than half its lifetime.
     pub refresh_margin: Duration,
     /// Time limit for each upstream call.
     pub upstream_timeout: Duration,

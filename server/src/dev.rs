@@ -150,6 +150,24 @@ struct Admin {
     cache: TokenCache,
 }
 
+/// Admin POSTs must be JSON: a cross-site page cannot send that without a
+/// CORS preflight, which dev mode never grants.
+async fn json_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if request.method() == axum::http::Method::POST && !is_json {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Json(json!({ "code": "JSON_REQUIRED", "message": "send Content-Type: application/json" })),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
 fn admin_router<S>(admin: Admin) -> Router<S> {
     Router::new()
         .route("/stats", get(stats))
@@ -160,6 +178,7 @@ fn admin_router<S>(admin: Admin) -> Router<S> {
         .route("/revoke-company-tokens", post(revoke))
         .route("/flush-token-cache", post(flush))
         .route("/reset", post(reset))
+        .layer(axum::middleware::from_fn(json_only))
         .with_state(admin)
 }
 

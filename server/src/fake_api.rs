@@ -90,6 +90,8 @@ struct FakeState {
     lifetime: Option<Duration>,
     company_generation: u64,
     next_jti: u64,
+    login: String,
+    password: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -132,6 +134,11 @@ impl FakeChatHub {
     /// A fake with two organisations (`Sales` id 1, `Support` id 2) and
     /// operators in every status; each instance signs with its own key.
     pub fn new() -> Self {
+        Self::with_credentials(DEV_LOGIN, DEV_PASSWORD)
+    }
+
+    /// Like [`FakeChatHub::new`], accepting other company credentials.
+    pub fn with_credentials(login: &str, password: &str) -> Self {
         let secret = random_secret();
         let org = |id, name: &str| FakeOrg {
             id,
@@ -158,6 +165,8 @@ impl FakeChatHub {
                 lifetime: None,
                 company_generation: 0,
                 next_jti: 0,
+                login: login.to_owned(),
+                password: password.to_owned(),
             }),
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
@@ -287,7 +296,8 @@ impl FakeChatHub {
         format!("fake-{}", s.next_jti)
     }
 
-    fn company_auth(&self, headers: &HeaderMap) -> Result<(), Response> {
+    /// `Some(401)` unless the request carries a current company token.
+    fn company_refusal(&self, headers: &HeaderMap) -> Option<Response> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -299,8 +309,8 @@ impl FakeChatHub {
             });
         let generation = self.lock().company_generation;
         match token.map(|t| self.decode(t.trim(), "company")) {
-            Some(Ok(c)) if c.gen == generation => Ok(()),
-            _ => Err(upstream_error(
+            Some(Ok(c)) if c.gen == generation => None,
+            _ => Some(upstream_error(
                 StatusCode::UNAUTHORIZED,
                 "company token required",
             )),
@@ -347,7 +357,11 @@ async fn company_get_token(State(fake): Fake, body: Bytes) -> Response {
     let Ok(login) = serde_json::from_slice::<Login>(&body) else {
         return upstream_error(StatusCode::BAD_REQUEST, "login and password required");
     };
-    if login.login != DEV_LOGIN || login.password != DEV_PASSWORD {
+    let accepted = {
+        let s = fake.lock();
+        login.login == s.login && login.password == s.password
+    };
+    if !accepted {
         return upstream_error(StatusCode::UNAUTHORIZED, "invalid credentials");
     }
     let t = now();
@@ -372,7 +386,7 @@ async fn organizations(State(fake): Fake, headers: HeaderMap) -> Response {
     if let Some(r) = fake.enter("organization").await {
         return r;
     }
-    if let Err(r) = fake.company_auth(&headers) {
+    if let Some(r) = fake.company_refusal(&headers) {
         return r;
     }
     let orgs: Vec<Value> = fake
@@ -413,7 +427,7 @@ async fn operators(
     if let Some(r) = fake.enter("operators").await {
         return r;
     }
-    if let Err(r) = fake.company_auth(&headers) {
+    if let Some(r) = fake.company_refusal(&headers) {
         return r;
     }
     let Some(org_id) = query
@@ -437,7 +451,7 @@ async fn synchronize(State(fake): Fake, headers: HeaderMap, body: Bytes) -> Resp
     if let Some(r) = fake.enter("synchronize").await {
         return r;
     }
-    if let Err(r) = fake.company_auth(&headers) {
+    if let Some(r) = fake.company_refusal(&headers) {
         return r;
     }
     #[derive(Deserialize)]
@@ -484,7 +498,7 @@ async fn operator_get_token(State(fake): Fake, headers: HeaderMap, body: Bytes) 
     if let Some(r) = fake.enter("get_token").await {
         return r;
     }
-    if let Err(r) = fake.company_auth(&headers) {
+    if let Some(r) = fake.company_refusal(&headers) {
         return r;
     }
     #[derive(Deserialize)]
@@ -569,7 +583,7 @@ async fn validate_token(State(fake): Fake, headers: HeaderMap, body: Bytes) -> R
     if let Some(r) = fake.enter("validate_token").await {
         return r;
     }
-    if let Err(r) = fake.company_auth(&headers) {
+    if let Some(r) = fake.company_refusal(&headers) {
         return r;
     }
     let text = String::from_utf8_lossy(&body);

@@ -1,6 +1,7 @@
 //! The `chathub-token-server` binary: `serve` (the default) runs the token
 //! service against ChatHub; `dev` runs everything offline on one port.
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the token service against ChatHub (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run offline on one port: fake ChatHub API, token endpoint, stand-in
     /// widget and the demo page. Not for production.
     Dev(DevArgs),
@@ -42,34 +43,64 @@ enum Command {
 #[derive(Args, Debug)]
 struct ServeArgs {
     /// ChatHub API base URL.
-    #[arg(long, env = "CHATHUB_API_URL", default_value = DEFAULT_API_URL)]
+    #[arg(long, env = "CHATHUB_API_URL", hide_env_values = true, default_value = DEFAULT_API_URL)]
     api_url: String,
     /// Company login.
-    #[arg(long, env = "CHATHUB_LOGIN")]
+    #[arg(long, env = "CHATHUB_LOGIN", hide_env_values = true)]
     login: Option<String>,
     /// File holding the company password (else the CHATHUB_PASSWORD variable).
-    #[arg(long, env = "CHATHUB_PASSWORD_FILE")]
+    #[arg(long, env = "CHATHUB_PASSWORD_FILE", hide_env_values = true)]
     password_file: Option<PathBuf>,
     /// Organisations pages may ask for: KEY=id:ID or KEY=name:NAME (repeat, or comma-separate).
-    #[arg(long = "org", env = "CHATHUB_ORGS", value_delimiter = ',')]
+    #[arg(
+        long = "org",
+        env = "CHATHUB_ORGS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     orgs: Vec<String>,
     /// Operator per organisation: KEY=OPERATOR_ID (default: the first active one).
-    #[arg(long = "operator", env = "CHATHUB_OPERATORS", value_delimiter = ',')]
+    #[arg(
+        long = "operator",
+        env = "CHATHUB_OPERATORS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     operators: Vec<String>,
     /// Organisation used without ?org= (default: the first --org).
-    #[arg(long, env = "CHATHUB_DEFAULT_ORG")]
+    #[arg(long, env = "CHATHUB_DEFAULT_ORG", hide_env_values = true)]
     default_org: Option<String>,
     /// Operator token lifetime (at most 24h).
-    #[arg(long, env = "CHATHUB_TOKEN_TTL", default_value = "1h")]
+    #[arg(
+        long,
+        env = "CHATHUB_TOKEN_TTL",
+        hide_env_values = true,
+        default_value = "1h"
+    )]
     token_ttl: String,
     /// Renew cached tokens this long before they expire.
-    #[arg(long, env = "CHATHUB_REFRESH_MARGIN", default_value = "5m")]
+    #[arg(
+        long,
+        env = "CHATHUB_REFRESH_MARGIN",
+        hide_env_values = true,
+        default_value = "5m"
+    )]
     refresh_margin: String,
     /// Time limit for each ChatHub call.
-    #[arg(long, env = "CHATHUB_UPSTREAM_TIMEOUT", default_value = "10s")]
+    #[arg(
+        long,
+        env = "CHATHUB_UPSTREAM_TIMEOUT",
+        hide_env_values = true,
+        default_value = "10s"
+    )]
     upstream_timeout: String,
     /// Address to listen on.
-    #[arg(long, env = "CHATHUB_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "CHATHUB_BIND",
+        hide_env_values = true,
+        default_value = "127.0.0.1:8080"
+    )]
     bind: String,
     /// Origins allowed to call the token endpoint cross-origin (repeat, or comma-separate).
     #[arg(
@@ -79,23 +110,28 @@ struct ServeArgs {
     )]
     allowed_origins: Vec<String>,
     /// Who may get a token: proxy-header, bearer or none.
-    #[arg(long, env = "CHATHUB_AUTH")]
+    #[arg(long, env = "CHATHUB_AUTH", hide_env_values = true)]
     auth: Option<String>,
     /// proxy-header mode: the header the trusted proxy sets.
-    #[arg(long, env = "CHATHUB_AUTH_HEADER", default_value = "x-forwarded-user")]
+    #[arg(
+        long,
+        env = "CHATHUB_AUTH_HEADER",
+        hide_env_values = true,
+        default_value = "x-forwarded-user"
+    )]
     auth_header: String,
     /// bearer mode: file holding the shared secret (else the CHATHUB_AUTH_BEARER_SECRET variable).
-    #[arg(long, env = "CHATHUB_AUTH_BEARER_SECRET_FILE")]
+    #[arg(long, env = "CHATHUB_AUTH_BEARER_SECRET_FILE", hide_env_values = true)]
     auth_bearer_secret_file: Option<PathBuf>,
     /// Allow --auth none outside dev mode (anyone who reaches the service gets a token).
-    #[arg(long, env = "CHATHUB_ALLOW_UNAUTHENTICATED")]
+    #[arg(long, env = "CHATHUB_ALLOW_UNAUTHENTICATED", hide_env_values = true)]
     allow_unauthenticated: bool,
 }
 
 #[derive(Args, Debug)]
 struct DevArgs {
     /// Port to listen on.
-    #[arg(long, env = "PORT", default_value_t = 8080)]
+    #[arg(long, env = "PORT", hide_env_values = true, default_value_t = 8080)]
     port: u16,
     /// Address to listen on (loopback unless --allow-non-loopback).
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
@@ -125,6 +161,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,tower_http=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -139,7 +176,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Some(Command::Dev(args)) => run_dev(args).await,
-            Some(Command::Serve(args)) => run_serve(args).await,
+            Some(Command::Serve(args)) => run_serve(*args).await,
             None => run_serve(cli.serve).await,
         }
     });
@@ -308,6 +345,7 @@ async fn run_serve(args: ServeArgs) -> Result<(), StartError> {
             addr: addr.to_string(),
             source,
         })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!(%addr, auth = auth_name, orgs = ?orgs, origins = ?origins, "chathub-token-server listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown::signal())
@@ -341,13 +379,23 @@ async fn run_dev(args: DevArgs) -> Result<(), StartError> {
         })?;
     let port = listener.local_addr().map_err(StartError::Serve)?.port();
     let (www, pkg) = (opts.www_dir.clone(), opts.pkg_dir.clone());
-    let app = dev_app(&format!("http://127.0.0.1:{port}"), opts)?;
+    // The token endpoint reaches the fake API through this same listener.
+    let self_host = match args.host {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let self_url = format!("http://{}", SocketAddr::new(self_host, port));
+    let app = dev_app(&self_url, opts)?;
     tracing::warn!("DEV MODE: fake ChatHub API, no authentication on the token endpoint, admin knobs at /dev/admin. Not for production.");
     if !pkg.join("chathub_loader.js").exists() {
         tracing::warn!(pkg = %pkg.display(), "the loader package is not built; run `make pkg`");
     }
     tracing::info!(www = %www.display(), pkg = %pkg.display(), "serving the demo");
-    tracing::info!("demo at http://{}:{port}/", args.host);
+    tracing::info!(
+        "demo at {}/",
+        format!("http://{}", SocketAddr::new(args.host, port))
+    );
     axum::serve(listener, app.router)
         .with_graceful_shutdown(shutdown::signal())
         .await

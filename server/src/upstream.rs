@@ -1,4 +1,5 @@
-//! The ChatHub REST client: company login (cached, renewed once on a 401),
+//! The ChatHub REST client: company login (cached until shortly before its
+//! `exp`, renewed once on a 401),
 //! organisations, operators, operator tokens and their validation.
 //!
 //! Upstream bodies are parsed, never passed on: errors carry only the
@@ -136,8 +137,18 @@ pub struct ChatHubClient {
     base: String,
     login: String,
     password: SecretString,
-    company: tokio::sync::Mutex<Option<SecretString>>,
+    company: tokio::sync::Mutex<Option<CompanyToken>>,
 }
+
+/// The cached company login.
+struct CompanyToken {
+    token: SecretString,
+    /// Its `exp`, when the JWT has one.
+    expires_at: Option<OffsetDateTime>,
+}
+
+/// Log in again this long before the company token's `exp`.
+const COMPANY_RENEW_AHEAD: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for ChatHubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -269,9 +280,13 @@ impl ChatHubClient {
     ) -> Result<SecretString, UpstreamError> {
         let mut cached = self.company.lock().await;
         if let Some(current) = cached.as_ref() {
-            let stale = refused.is_some_and(|r| r.expose_secret() == current.expose_secret());
-            if !stale {
-                return Ok(current.clone());
+            let refused_now =
+                refused.is_some_and(|r| r.expose_secret() == current.token.expose_secret());
+            let expiring = current
+                .expires_at
+                .is_some_and(|exp| exp - COMPANY_RENEW_AHEAD <= OffsetDateTime::now_utc());
+            if !refused_now && !expiring {
+                return Ok(current.token.clone());
             }
         }
         *cached = None;
@@ -291,7 +306,10 @@ impl ChatHubClient {
         let token =
             token_from_body(&answer).ok_or(UpstreamError::Malformed(Endpoint::CompanyToken))?;
         tracing::info!("logged in to ChatHub");
-        *cached = Some(token.clone());
+        *cached = Some(CompanyToken {
+            token: token.clone(),
+            expires_at: unverified_expiry(&token),
+        });
         Ok(token)
     }
 }

@@ -158,6 +158,8 @@ try {
     const text = await fallback.textContent();
     assert(text.includes("support@example.com"), `fallback without the contact e-mail: ${text}`);
     await page.locator("#state", { hasText: "fallback" }).waitFor({ timeout: STEP_TIMEOUT });
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: resolve(root, "target/demo-fallback.png") });
   });
 
   await step("recover brings the chat panel back", async () => {
@@ -175,6 +177,19 @@ try {
     assert(fallbacks === 0, "the fallback box is still there after recovering");
     const operator = await panel.locator('[data-role="operator"]').textContent();
     assert(operator === "Marta Kovalenko", `operator shown after recovery: ${operator}`);
+  });
+
+  await step("switching the organisation loads that org's widget", async () => {
+    await page.selectOption("#org", "support");
+    await page.locator('#operator-chat-panel-support [data-role="operator"]', { hasText: "Ivan Petrenko" })
+      .waitFor({ timeout: STEP_TIMEOUT });
+    const tag = await page.locator("script#operator-chat-panel-script-support").count();
+    assert(tag === 1, "no tag with the org suffix");
+    await page.selectOption("#org", "");
+    await page.locator('#operator-chat-panel-default [data-role="operator"]', { hasText: "Marta Kovalenko" })
+      .waitFor({ timeout: STEP_TIMEOUT });
+    const panels = await page.locator("section.operator-chat-panel").count();
+    assert(panels === 1, `expected one panel after switching back, found ${panels}`);
   });
 
   await step("screenshot saved to target/demo.png", async () => {

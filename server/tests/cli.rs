@@ -1,0 +1,300 @@
+//! The binary: one-line start-up errors, no secrets in `--help` or logs,
+//! graceful shutdown, dev mode stays on loopback.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chathub_token_server::fake_api::FakeChatHub;
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_chathub-token-server");
+const PASSWORD: &str = "company-PASSWORD-s3cr3t-4471";
+const BEARER: &str = "bearer-SECRET-9f8e7d6c5b4a";
+
+/// A command with a clean environment plus `vars`.
+fn cmd(args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args).env_clear().env("NO_COLOR", "1");
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c
+}
+
+fn good_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("CHATHUB_API_URL", "http://127.0.0.1:9"),
+        ("CHATHUB_LOGIN", "dev-company"),
+        ("CHATHUB_PASSWORD", PASSWORD),
+        ("CHATHUB_ORGS", "sales=name:Sales"),
+        ("CHATHUB_AUTH", "bearer"),
+        ("CHATHUB_AUTH_BEARER_SECRET", BEARER),
+        ("CHATHUB_BIND", "127.0.0.1:0"),
+    ]
+}
+
+/// Runs the binary with `good_env()` changed by `change`; expects a start-up
+/// failure and returns its stderr.
+fn startup_error(change: &[(&str, Option<&str>)]) -> String {
+    let mut vars = good_env();
+    for (k, v) in change {
+        vars.retain(|(name, _)| name != k);
+        if let Some(v) = v {
+            vars.push((k, v));
+        }
+    }
+    let out = cmd(&[], &vars).output().expect("run the binary");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected a start-up error, got {:?}: {stderr}",
+        out.status
+    );
+    stderr
+}
+
+/// Variables to set (`Some`) or remove (`None`).
+type Change<'a> = &'a [(&'a str, Option<&'a str>)];
+
+#[test]
+fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
+    let cases: &[(Change, &str)] = &[
+        (&[("CHATHUB_LOGIN", None)], "CHATHUB_LOGIN"),
+        (&[("CHATHUB_PASSWORD", None)], "CHATHUB_PASSWORD"),
+        (&[("CHATHUB_ORGS", None)], "CHATHUB_ORGS"),
+        (&[("CHATHUB_ORGS", Some("sales"))], "CHATHUB_ORGS"),
+        (
+            &[("CHATHUB_API_URL", Some("chatapi.smsbat.com"))],
+            "CHATHUB_API_URL",
+        ),
+        (&[("CHATHUB_TOKEN_TTL", Some("25h"))], "CHATHUB_TOKEN_TTL"),
+        (&[("CHATHUB_TOKEN_TTL", Some("soon"))], "CHATHUB_TOKEN_TTL"),
+        (
+            &[("CHATHUB_DEFAULT_ORG", Some("support"))],
+            "CHATHUB_DEFAULT_ORG",
+        ),
+        (
+            &[("CHATHUB_OPERATORS", Some("support=7"))],
+            "CHATHUB_OPERATORS",
+        ),
+        (&[("CHATHUB_AUTH", None)], "CHATHUB_AUTH"),
+        (&[("CHATHUB_AUTH", Some("magic"))], "CHATHUB_AUTH"),
+        (
+            &[("CHATHUB_AUTH", Some("none"))],
+            "CHATHUB_ALLOW_UNAUTHENTICATED",
+        ),
+        (
+            &[("CHATHUB_AUTH_BEARER_SECRET", None)],
+            "CHATHUB_AUTH_BEARER_SECRET",
+        ),
+        (
+            &[("CHATHUB_ALLOWED_ORIGINS", Some("https://a.example/path"))],
+            "CHATHUB_ALLOWED_ORIGINS",
+        ),
+        (&[("CHATHUB_BIND", Some("everywhere"))], "CHATHUB_BIND"),
+        (
+            &[
+                ("CHATHUB_PASSWORD", None),
+                ("CHATHUB_PASSWORD_FILE", Some("/nonexistent/pw")),
+            ],
+            "CHATHUB_PASSWORD_FILE",
+        ),
+    ];
+    for (change, setting) in cases {
+        let stderr = startup_error(change);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{setting}: expected one line, got: {stderr}"
+        );
+        assert!(
+            lines[0].contains(setting),
+            "{setting} not named in: {stderr}"
+        );
+        assert!(
+            !stderr.contains(PASSWORD) && !stderr.contains(BEARER),
+            "a secret leaked: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn help_never_shows_secrets() {
+    for args in [&["--help"][..], &["serve", "--help"], &["dev", "--help"]] {
+        let out = cmd(args, &good_env()).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains(PASSWORD), "password in {args:?} help");
+        assert!(!text.contains(BEARER), "bearer secret in {args:?} help");
+    }
+    let out = cmd(&["--help"], &[]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CHATHUB_PASSWORD"),
+        "help should say where the password comes from"
+    );
+}
+
+#[test]
+fn dev_mode_refuses_a_non_loopback_address() {
+    let out = cmd(&["dev", "--host", "0.0.0.0", "--port", "0"], &[])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allow-non-loopback"), "{stderr}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_logs_and_sigterm_stops_the_service() {
+    let fake = std::sync::Arc::new(FakeChatHub::with_credentials("acme", PASSWORD));
+    let api = serve(fake.clone().router()).await;
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut vars = good_env();
+    vars.retain(|(k, _)| {
+        !matches!(
+            *k,
+            "CHATHUB_API_URL" | "CHATHUB_LOGIN" | "CHATHUB_BIND" | "CHATHUB_ORGS"
+        )
+    });
+    vars.extend([
+        ("CHATHUB_API_URL", api.as_str()),
+        ("CHATHUB_LOGIN", "acme"),
+        ("CHATHUB_BIND", bind.as_str()),
+        ("CHATHUB_ORGS", "sales=name:Sales,support=id:2,broken=id:1"),
+        ("CHATHUB_UPSTREAM_TIMEOUT", "1s"),
+        ("RUST_LOG", "debug"),
+    ]);
+    let mut child = cmd(&[], &vars)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let base = format!("http://{bind}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the service did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("{base}/api/chathub/token");
+    let http = client();
+    let mut tokens = Vec::new();
+    // The flow, a refused request, a company re-login, an upstream failure.
+    let a: serde_json::Value = http
+        .get(&url)
+        .bearer_auth(BEARER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens.push(a["token"].as_str().unwrap().to_owned());
+    assert_eq!(
+        http.get(&url)
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    fake.revoke_company_tokens();
+    let b: serde_json::Value = http
+        .get(format!("{url}?org=support"))
+        .bearer_auth(BEARER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens.push(b["token"].as_str().unwrap().to_owned());
+    assert_eq!(count(&fake, "company_get_token"), 2);
+    fake.set_fault(chathub_token_server::fake_api::Fault {
+        count: 1,
+        status: Some(500),
+        ..Default::default()
+    });
+    let resp = http
+        .get(format!("{url}?org=broken"))
+        .bearer_auth(BEARER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+
+    // SIGTERM: a graceful stop with exit code 0.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(
+        logs.contains("logging in again"),
+        "the re-login was not logged: {logs}"
+    );
+    assert!(
+        logs.contains("HTTP 500"),
+        "the upstream failure was not logged"
+    );
+    assert!(
+        !logs.contains(PASSWORD),
+        "the company password is in the logs"
+    );
+    assert!(!logs.contains(BEARER), "the bearer secret is in the logs");
+    assert!(
+        !logs.contains("wrong"),
+        "a client credential is in the logs"
+    );
+    for t in &tokens {
+        assert!(
+            !logs.contains(t.as_str()),
+            "an operator token is in the logs"
+        );
+    }
+    assert!(!logs.contains("eyJ"), "a JWT is in the logs");
+}

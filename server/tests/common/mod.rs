@@ -1,0 +1,124 @@
+//! Shared helpers: the fake ChatHub and the token service on loopback ports.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use chathub_token_server::auth::{AllowAll, Authorizer};
+use chathub_token_server::config::parse_orgs;
+use chathub_token_server::fake_api::{FakeChatHub, DEV_LOGIN, DEV_PASSWORD};
+use chathub_token_server::routes::{router, TokenService};
+use chathub_token_server::{Config, Issuer, TokenCache};
+use secrecy::SecretString;
+
+/// Serves `app` on 127.0.0.1:0; returns its base URL.
+pub async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    format!("http://{addr}")
+}
+
+/// A fake ChatHub on its own port.
+pub async fn start_fake() -> (Arc<FakeChatHub>, String) {
+    let fake = Arc::new(FakeChatHub::new());
+    let url = serve(fake.clone().router()).await;
+    (fake, url)
+}
+
+/// Settings against the fake at `api_url`: orgs `sales` (by name, default),
+/// `support` (by id 2).
+pub fn config(api_url: &str) -> Config {
+    Config {
+        api_url: api_url.to_owned(),
+        login: DEV_LOGIN.into(),
+        password: SecretString::from(DEV_PASSWORD.to_owned()),
+        orgs: parse_orgs(&["sales=name:Sales".into(), "support=id:2".into()]).expect("orgs"),
+        default_org: "sales".into(),
+        token_ttl: Duration::from_secs(3600),
+        refresh_margin: Duration::from_secs(300),
+        upstream_timeout: Duration::from_secs(2),
+    }
+}
+
+/// A running token service.
+pub struct Service {
+    pub url: String,
+    pub cache: TokenCache,
+}
+
+impl Service {
+    pub fn token_url(&self) -> String {
+        format!("{}/api/chathub/token", self.url)
+    }
+}
+
+/// Starts the token service with `config`, `authorizer` and CORS `origins`.
+pub async fn start_service_with(
+    config: Config,
+    authorizer: Arc<dyn Authorizer>,
+    origins: &[String],
+) -> Service {
+    let cache = TokenCache::new(Issuer::new(Arc::new(config)).expect("valid config"));
+    let app = router(
+        TokenService {
+            cache: cache.clone(),
+            authorizer,
+        },
+        origins,
+    );
+    Service {
+        url: serve(app).await,
+        cache,
+    }
+}
+
+/// The fake plus an open token service in front of it.
+pub async fn start() -> (Arc<FakeChatHub>, String, Service) {
+    let (fake, api) = start_fake().await;
+    let service = start_service_with(config(&api), Arc::new(AllowAll), &[]).await;
+    (fake, api, service)
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+/// A call count from the fake's stats.
+pub fn count(fake: &FakeChatHub, endpoint: &str) -> u64 {
+    fake.stats().get(endpoint).copied().unwrap_or(0)
+}
+
+/// The sum of all the fake's call counts.
+pub fn total_calls(fake: &FakeChatHub) -> u64 {
+    fake.stats().values().sum()
+}
+
+/// GET the token endpoint; returns status and JSON body.
+pub async fn get_token(url: &str) -> (u16, serde_json::Value) {
+    let resp = client().get(url).send().await.expect("request");
+    let status = resp.status().as_u16();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+/// What the fake's widget session endpoint says about `token`.
+pub async fn session(api: &str, token: &str) -> serde_json::Value {
+    client()
+        .get(format!("{api}/api/widget/session"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("session json")
+}

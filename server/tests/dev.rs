@@ -1,0 +1,183 @@
+//! Dev mode on one port: token endpoint wired to the fake, stand-in widget,
+//! demo files with browser content types, admin knobs.
+
+mod common;
+
+use std::path::PathBuf;
+
+use chathub_token_server::dev::{dev_app, DevOptions};
+use common::*;
+use serde_json::json;
+
+fn temp_dirs(name: &str) -> (PathBuf, PathBuf) {
+    let base = std::env::temp_dir().join(format!("chathub-dev-test-{name}-{}", std::process::id()));
+    let (www, pkg) = (base.join("www"), base.join("pkg"));
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(www.join("index.html"), "<!doctype html><title>demo</title>").unwrap();
+    std::fs::write(www.join("demo.js"), "export {};").unwrap();
+    std::fs::write(pkg.join("chathub_loader.js"), "export default 1;").unwrap();
+    std::fs::write(pkg.join("chathub_loader_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    (www, pkg)
+}
+
+async fn start_dev(name: &str) -> String {
+    let (www_dir, pkg_dir) = temp_dirs(name);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = dev_app(
+        &url,
+        DevOptions {
+            www_dir,
+            pkg_dir,
+            ..DevOptions::default()
+        },
+    )
+    .unwrap();
+    tokio::spawn(async move { axum::serve(listener, app.router).await.unwrap() });
+    url
+}
+
+async fn header(url: &str, name: &str) -> (u16, String) {
+    let resp = client().get(url).send().await.unwrap();
+    let value = resp
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (resp.status().as_u16(), value)
+}
+
+#[tokio::test]
+async fn serves_the_page_pkg_and_widget_with_browser_content_types() {
+    let url = start_dev("types").await;
+    assert_eq!(
+        header(&format!("{url}/"), "content-type").await,
+        (200, "text/html; charset=utf-8".into())
+    );
+    let (status, ct) = header(&format!("{url}/pkg/chathub_loader.js"), "content-type").await;
+    assert_eq!((status, ct.starts_with("text/javascript")), (200, true));
+    assert_eq!(
+        header(&format!("{url}/pkg/chathub_loader_bg.wasm"), "content-type").await,
+        (200, "application/wasm".into())
+    );
+    let (status, ct) = header(&format!("{url}/demo.js"), "content-type").await;
+    assert_eq!((status, ct.starts_with("text/javascript")), (200, true));
+    let (status, ct) = header(
+        &format!("{url}/operator-chat-panel/widget-script.js?chathub_v=3"),
+        "content-type",
+    )
+    .await;
+    assert_eq!((status, ct.starts_with("text/javascript")), (200, true));
+    assert_eq!(
+        header(&format!("{url}/pkg/..%2F..%2Fetc%2Fpasswd"), "content-type")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        header(&format!("{url}/missing.js"), "content-type").await.0,
+        404
+    );
+    assert_eq!(
+        header(&format!("{url}/healthz"), "content-type").await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_token_endpoint_uses_the_in_process_fake_and_admin_knobs_steer_it() {
+    let url = start_dev("knobs").await;
+    let http = client();
+    let token_url = format!("{url}/api/chathub/token");
+    let (status, a) = get_token(&token_url).await;
+    assert_eq!(status, 200);
+    let who = session(&format!("{url}/fake-chathub"), a["token"].as_str().unwrap()).await;
+    assert_eq!(who["operator"]["name"], "Marta Kovalenko");
+
+    let stats: serde_json::Value = http
+        .get(format!("{url}/dev/admin/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["get_token"], 1);
+
+    // Break: every ChatHub call fails; flushing the cache makes it visible.
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{url}/dev/admin/{path}"))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        post("fail", json!({ "count": 100, "status": 503 }))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post("flush-token-cache", json!({})).await.unwrap().status(),
+        200
+    );
+    assert_eq!(get_token(&token_url).await.0, 502);
+    assert_eq!(post("recover", json!({})).await.unwrap().status(), 200);
+    let (status, b) = get_token(&token_url).await;
+    assert_eq!(status, 200);
+    assert_ne!(a["token"], b["token"]);
+
+    // Short lifetimes.
+    post("token-lifetime", json!({ "seconds": 30 }))
+        .await
+        .unwrap();
+    let (_, c) = get_token(&token_url).await;
+    let exp = time::OffsetDateTime::parse(
+        c["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!((exp - time::OffsetDateTime::now_utc()).whole_seconds() <= 30);
+
+    // Bad knob input is a 400, not a panic.
+    assert_eq!(
+        post("fail", json!({ "count": 1 })).await.unwrap().status(),
+        400
+    );
+    assert_eq!(
+        post("fail", json!({ "status": 42 }))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        post("token-lifetime", json!({ "seconds": "x" }))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+
+    // A cross-site form post (no JSON content type) cannot pull the knobs.
+    let form = http
+        .post(format!("{url}/dev/admin/fail"))
+        .header("content-type", "text/plain")
+        .body(r#"{"count":1,"status":500}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+
+    assert_eq!(post("reset", json!({})).await.unwrap().status(), 200);
+    let stats: serde_json::Value = http
+        .get(format!("{url}/dev/admin/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["get_token"], 0);
+}
