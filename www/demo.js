@@ -93,7 +93,10 @@ $("#recover").addEventListener("click", async () => {
   await admin("recover");
   $("#backend").textContent = "healthy";
   log("backend recovered");
-  await start();
+  // What the fallback's "Try again" button does: the same manager
+  // recovers, no restart needed (it also retries on its own with backoff).
+  if (manager.state === "fallback" || manager.state === "ready") await refresh();
+  else await start();
 });
 $("#restart").addEventListener("click", start);
 $("#org").addEventListener("change", start);

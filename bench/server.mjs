@@ -1,0 +1,189 @@
+// The bench's own loopback HTTP server: the two bench pages (loader and the
+// vendor's plain-JS sample), pkg/ with correct content types, a trivial
+// stand-in widget module and a token endpoint whose delay the bench sets.
+//
+//   GET /loader.html, /baseline.html, /memory.html, /requests.html
+//   GET /pkg/<file>                     (cacheable, like a versioned asset)
+//   GET /widget/widget-script.js[?...]  (trivial ES module, cacheable)
+//   GET /api/chathub/token[?delay=MS][&org=KEY]
+//                                       → {"token": JWT-shaped, "expiresAt"}
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+
+const TYPES = {
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".ts": "text/plain; charset=utf-8",
+  ".md": "text/markdown; charset=utf-8",
+  ".html": "text/html; charset=utf-8",
+};
+
+const b64url = (s) => Buffer.from(s).toString("base64url");
+
+export function makeToken(lifetimeSec = 3600) {
+  const now = Math.floor(Date.now() / 1000);
+  const exp = now + lifetimeSec;
+  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const payload = b64url(JSON.stringify({ sub: "operator-1", org: "bench", iat: now, exp }));
+  const sig = b64url("bench-signature-not-checked-000000");
+  return { token: `${header}.${payload}.${sig}`, expiresAt: new Date(exp * 1000).toISOString() };
+}
+
+// Records performance.now() when the widget tag with its token first appears,
+// and counts long tasks. First thing in <head> on every bench page.
+const PROBE = `<script>
+(() => {
+  const w = window;
+  w.__bench = { tagAt: null, longTasks: [], done: false, error: null };
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__bench.longTasks.push(Math.round(e.duration));
+    }).observe({ type: "longtask", buffered: true });
+  } catch (e) {}
+  const check = () => {
+    if (w.__bench.tagAt === null && document.querySelector("script#operator-chat-panel-script[token]")) {
+      w.__bench.tagAt = performance.now();
+      mo.disconnect();
+    }
+  };
+  const mo = new MutationObserver(check);
+  mo.observe(document, { childList: true, subtree: true, attributes: true, attributeFilter: ["token"] });
+})();
+</script>`;
+
+const BODY = `<header><h1>Shop</h1><nav><a href="#">Home</a> · <a href="#">Products</a> · <a href="#">Contact</a></nav></header>
+<main><p>A small product page. The chat widget loads in the corner.</p>
+<ul><li>Item one</li><li>Item two</li><li>Item three</li></ul></main>
+<div id="chat"></div>`;
+
+const WIDGET_SRC = "/widget/widget-script.js";
+
+function loaderPage(delay) {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>bench: loader</title>
+${PROBE}
+<link rel="modulepreload" href="/pkg/chathub_loader.js">
+<link rel="preload" href="/pkg/chathub_loader_bg.wasm" as="fetch" type="application/wasm" crossorigin>
+</head><body>
+${BODY}
+<script type="module">
+  import init, { WidgetTokenManager } from "/pkg/chathub_loader.js";
+  try {
+    await init();
+    await new WidgetTokenManager({ tokenUrl: "/api/chathub/token?delay=${delay}", widgetSrc: "${WIDGET_SRC}", container: "#chat" }).initialize();
+  } catch (e) { window.__bench.error = String(e && (e.code || e.message) || e); }
+  window.__bench.done = true;
+</script>
+</body></html>`;
+}
+
+// The vendor's plain-JS sample (chathub-widget-integration: "Iniezione
+// dinamica"): fetch the token endpoint, then create the script tag.
+function baselinePage(delay) {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>bench: baseline</title>
+${PROBE}
+</head><body>
+${BODY}
+<script>
+function loadChatHubWidget(operatorToken) {
+  const existing = document.getElementById('operator-chat-panel-script');
+  if (existing) {
+    existing.remove();
+  }
+  const script = document.createElement('script');
+  script.type = 'module';
+  script.id = 'operator-chat-panel-script';
+  script.src = '${WIDGET_SRC}';
+  script.setAttribute('token', operatorToken);
+  script.onload = () => { window.__bench.done = true; };
+  script.onerror = () => { window.__bench.error = 'widget load'; window.__bench.done = true; };
+  document.body.appendChild(script);
+}
+(async () => {
+  try {
+    const response = await fetch('/api/chathub/token?delay=${delay}');
+    const data = await response.json();
+    loadChatHubWidget(data.token);
+  } catch (e) { window.__bench.error = String(e); window.__bench.done = true; }
+})();
+</script>
+</body></html>`;
+}
+
+// A page that only loads the module; the bench drives it with page.evaluate.
+function drivenPage(title) {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>bench: ${title}</title>
+${PROBE}
+</head><body>
+${BODY}
+<script type="module">
+  import init, { WidgetTokenManager } from "/pkg/chathub_loader.js";
+  window.__wasm = await init();
+  window.WidgetTokenManager = WidgetTokenManager;
+  window.__bench.ready = true;
+</script>
+</body></html>`;
+}
+
+// Trivial stand-in widget: no DOM, no listeners, counts its evaluations.
+const WIDGET_JS = `const w = window;
+w.__widgetEvaluations = (w.__widgetEvaluations || 0) + 1;
+export {};
+`;
+
+export function startBenchServer({ pkgDir, port = 0 } = {}) {
+  const stats = { token: 0, tokenByOrg: {} };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const p = url.pathname;
+    const send = (status, type, body, cache = "no-store") => {
+      res.writeHead(status, { "content-type": type, "cache-control": cache, "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    };
+    const delay = Number(url.searchParams.get("delay") || 0);
+    if (p === "/api/chathub/token") {
+      stats.token++;
+      const org = url.searchParams.get("org") || "";
+      stats.tokenByOrg[org] = (stats.tokenByOrg[org] || 0) + 1;
+      const answer = () => send(200, "application/json", JSON.stringify(makeToken()));
+      if (delay > 0) setTimeout(answer, delay);
+      else answer();
+      return;
+    }
+    if (p === "/loader.html") return send(200, TYPES[".html"], loaderPage(delay), "no-cache");
+    if (p === "/baseline.html") return send(200, TYPES[".html"], baselinePage(delay), "no-cache");
+    if (p === "/driven.html") return send(200, TYPES[".html"], drivenPage("driven"), "no-cache");
+    if (p === WIDGET_SRC) return send(200, TYPES[".js"], WIDGET_JS, "public, max-age=3600");
+    if (p.startsWith("/pkg/")) {
+      const name = path.basename(p);
+      const file = path.join(pkgDir, name);
+      if (name.startsWith(".") || !fs.existsSync(file)) return send(404, "text/plain", "not found");
+      const body = fs.readFileSync(file);
+      res.writeHead(200, {
+        "content-type": TYPES[path.extname(name)] || "application/octet-stream",
+        "cache-control": "public, max-age=3600",
+        "content-length": body.length,
+      });
+      return res.end(body);
+    }
+    if (p === "/favicon.ico") return send(204, "text/plain", "", "public, max-age=3600");
+    send(404, "text/plain", "not found");
+  });
+  return new Promise((resolve) => {
+    server.listen(port, "127.0.0.1", () => {
+      const { port } = server.address();
+      resolve({
+        server,
+        stats,
+        origin: `http://127.0.0.1:${port}`,
+        resetStats() {
+          stats.token = 0;
+          stats.tokenByOrg = {};
+        },
+        close: () => new Promise((r) => server.close(() => r())),
+      });
+    });
+  });
+}
