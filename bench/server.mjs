@@ -66,6 +66,7 @@ function loaderPage(delay) {
 ${PROBE}
 <link rel="modulepreload" href="/pkg/chathub_loader.js">
 <link rel="preload" href="/pkg/chathub_loader_bg.wasm" as="fetch" type="application/wasm" crossorigin>
+<link rel="preload" href="/api/chathub/token?delay=${delay}" as="fetch" crossorigin>
 </head><body>
 ${BODY}
 <script type="module">

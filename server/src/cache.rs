@@ -56,6 +56,14 @@ impl TokenCache {
     pub async fn get(&self, key: &str) -> Result<Arc<IssuedToken>, UpstreamError> {
         let flight = {
             let mut slots = lock(&self.inner.slots);
+            // The hot path: a fresh token, found without allocating.
+            if let Some(token) = slots
+                .get(key)
+                .and_then(|s| s.current.as_ref())
+                .filter(|t| self.is_fresh(t))
+            {
+                return Ok(token.clone());
+            }
             let slot = slots.entry(key.to_owned()).or_default();
             if let Some(token) = slot.current.as_ref().filter(|t| self.is_fresh(t)) {
                 return Ok(token.clone());

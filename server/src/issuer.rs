@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use axum::body::Bytes;
+use secrecy::{ExposeSecret, SecretString};
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::config::{Config, ConfigError, OrgConfig, OrgSelector};
@@ -14,7 +16,7 @@ use crate::upstream::{id_text, unverified_expiry, ChatHubClient, UpstreamError};
 pub const OPERATOR_ACTIVE: i64 = 0;
 
 /// A validated operator token, ready to serve.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedToken {
     /// The operator JWT.
     pub token: SecretString,
@@ -22,9 +24,42 @@ pub struct IssuedToken {
     pub expires_at: OffsetDateTime,
     /// When we obtained it.
     pub issued_at: OffsetDateTime,
+    /// `{"token","expiresAt"}` rendered once: a cached token is served
+    /// many times, and each answer is then a reference-count bump.
+    body: Bytes,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The rendered body holds the credential: never print it.
+        f.debug_struct("IssuedToken")
+            .field("token", &self.token)
+            .field("expires_at", &self.expires_at)
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IssuedToken {
+    /// A token with its answer body rendered.
+    pub fn new(token: SecretString, expires_at: OffsetDateTime, issued_at: OffsetDateTime) -> Self {
+        let body = serde_json::json!({
+            "token": token.expose_secret(),
+            "expiresAt": expires_at.format(&Rfc3339).unwrap_or_default(),
+        });
+        IssuedToken {
+            body: Bytes::from(body.to_string()),
+            token,
+            expires_at,
+            issued_at,
+        }
+    }
+
+    /// The JSON the token endpoint answers with.
+    pub fn response_body(&self) -> Bytes {
+        self.body.clone()
+    }
+
     /// Its whole lifetime.
     pub fn lifetime(&self) -> Duration {
         (self.expires_at - self.issued_at)
@@ -100,10 +135,6 @@ impl Issuer {
             expires_at = %expires_at,
             "issued operator token"
         );
-        Ok(IssuedToken {
-            token,
-            expires_at,
-            issued_at,
-        })
+        Ok(IssuedToken::new(token, expires_at, issued_at))
     }
 }

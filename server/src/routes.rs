@@ -9,9 +9,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use secrecy::ExposeSecret;
 use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::Authorizer;
@@ -115,12 +113,14 @@ async fn token_handler(State(service): State<TokenService>, request: Request) ->
     match service.cache.get(&key).await {
         Ok(issued) => {
             tracing::debug!(org = %key, principal = %principal.0, "token served");
-            let expires_at = issued.expires_at.format(&Rfc3339).unwrap_or_default();
-            let body = serde_json::json!({
-                "token": issued.token.expose_secret(),
-                "expiresAt": expires_at,
-            });
-            ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+            (
+                [
+                    (header::CACHE_CONTROL, "no-store"),
+                    (header::CONTENT_TYPE, "application/json"),
+                ],
+                issued.response_body(),
+            )
+                .into_response()
         }
         Err(e) => {
             tracing::warn!(org = %key, error = %e, "no token for the page");
