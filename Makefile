@@ -54,6 +54,8 @@ pkg-test: pkg
 	node_modules/.bin/tsc -p tests/pkg/tsconfig.json
 	node tests/pkg/ssr-import.mjs
 	cd pkg && npm pack --dry-run --json > ../target/pack.json && node ../tests/pkg/check-pack.mjs ../target/pack.json
+	cd pkg && npm pack --pack-destination ../target --loglevel=error > /dev/null
+	node tests/pkg/install-check.mjs target/chathub-loader-$$(node -p 'require("./pkg/package.json").version').tgz
 
 ## End to end: the demo (dev server + built pkg) in headless Chromium.
 e2e-test: pkg

@@ -302,7 +302,7 @@ impl Options {
             refresh_margin_ms: r.number("refreshMarginMs", 0.0)?,
             request_timeout_ms: r.number("requestTimeoutMs", 1.0)?.unwrap_or(10_000.0),
             max_retries: max_retries as u32,
-            retry_delay_ms: r.number("retryDelayMs", 0.0)?.unwrap_or(1_000.0),
+            retry_delay_ms: r.number("retryDelayMs", 0.0)?.unwrap_or(500.0),
             fetch_init: fetch_init(r.get("fetchInit"))?,
             fallback: fallback(r.get("fallback"), base)?,
             nonce: r.string("nonce")?,

@@ -61,7 +61,7 @@ export interface WidgetTokenManagerOptions {
   requestTimeoutMs?: number;
   /** Retries of network errors, timeouts and 5xx per round (default 3). */
   maxRetries?: number;
-  /** First backoff step in ms; doubles with jitter (default 1000). */
+  /** First backoff step in ms; doubles with jitter (default 500). */
   retryDelayMs?: number;
   /** Request settings for the token call (default credentials "same-origin"). */
   fetchInit?: WidgetFetchInit;

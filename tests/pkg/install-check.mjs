@@ -1,0 +1,38 @@
+// `npm pack` gives an installable package: install the tarball into a
+// fresh project, import it by name (exports map) and type-check an import
+// (types map) there, as a user's project would.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import assert from "node:assert/strict";
+
+const tarball = path.resolve(process.argv[2]);
+const tsc = path.resolve("node_modules/.bin/tsc");
+const dir = mkdtempSync(path.join(tmpdir(), "chathub-loader-install-"));
+try {
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "user-app", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball], { cwd: dir, stdio: "inherit" });
+  writeFileSync(
+    path.join(dir, "check.mjs"),
+    `import init, { WidgetTokenManager, initSync } from "chathub-loader";
+     if (typeof init !== "function" || typeof WidgetTokenManager !== "function" || typeof initSync !== "function") process.exit(1);`,
+  );
+  execFileSync("node", ["check.mjs"], { cwd: dir, stdio: "inherit" });
+  writeFileSync(
+    path.join(dir, "app.ts"),
+    `import init, { WidgetTokenManager, type WidgetTokenManagerOptions } from "chathub-loader";
+     const options: WidgetTokenManagerOptions = { tokenUrl: "/api/chathub/token" };
+     export async function start(): Promise<void> { await init(); await new WidgetTokenManager(options).initialize(); }`,
+  );
+  writeFileSync(
+    path.join(dir, "tsconfig.json"),
+    JSON.stringify({ compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "bundler", strict: true, noEmit: true, lib: ["ESNext", "DOM"] }, files: ["app.ts"] }),
+  );
+  execFileSync(tsc, ["-p", "tsconfig.json"], { cwd: dir, stdio: "inherit" });
+  console.log(`install-check: ${path.basename(tarball)} installs, imports by name and type-checks`);
+} catch (e) {
+  assert.fail(`install-check failed: ${e.message}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
