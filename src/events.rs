@@ -1,10 +1,23 @@
 //! `chathub:statechange` on `window`: how a page follows the manager.
 
-use js_sys::{Object, Reflect};
-use wasm_bindgen::JsValue;
-use web_sys::{CustomEvent, CustomEventInit};
+use wasm_bindgen::prelude::*;
 
 use crate::error::LoaderError;
+
+#[wasm_bindgen(module = "/js/dom.js")]
+extern "C" {
+    /// Builds and dispatches the event (see `js/dom.js`).
+    #[wasm_bindgen(js_name = emitState)]
+    fn emit_state(
+        r#type: &str,
+        org: Option<&str>,
+        state: &str,
+        previous: &str,
+        code: Option<&str>,
+        message: Option<&str>,
+        status: Option<u16>,
+    );
+}
 
 /// The event's name.
 pub const STATE_EVENT: &str = "chathub:statechange";
@@ -42,23 +55,13 @@ impl State {
 
 /// Dispatches `{ org, state, previous, error }` on `window`.
 pub fn emit(org: Option<&str>, state: State, previous: State, error: Option<&LoaderError>) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let detail = Object::new();
-    let org = org.map(JsValue::from).unwrap_or(JsValue::NULL);
-    let error = error.map(LoaderError::to_detail).unwrap_or(JsValue::NULL);
-    for (k, v) in [
-        ("org", org),
-        ("state", state.as_str().into()),
-        ("previous", previous.as_str().into()),
-        ("error", error),
-    ] {
-        let _ = Reflect::set(&detail, &k.into(), &v);
-    }
-    let init = CustomEventInit::new();
-    init.set_detail(&detail);
-    if let Ok(ev) = CustomEvent::new_with_event_init_dict(STATE_EVENT, &init) {
-        let _ = window.dispatch_event(&ev);
-    }
+    emit_state(
+        STATE_EVENT,
+        org,
+        state.as_str(),
+        previous.as_str(),
+        error.map(|e| e.code.as_str()),
+        error.map(|e| e.message.as_str()),
+        error.and_then(|e| e.status),
+    );
 }

@@ -2,11 +2,16 @@
 //! that). The loader only wants `exp`, to refuse a token already past it.
 
 /// Decodes unpadded or padded base64url. `None` on any invalid byte.
-pub fn base64url_decode(input: &str) -> Option<Vec<u8>> {
+/// Works on bytes (no `str` pattern searchers: they cost wasm bytes).
+pub fn base64url_decode(input: &[u8]) -> Option<Vec<u8>> {
+    let mut input = input;
+    while let [rest @ .., b'='] = input {
+        input = rest;
+    }
     let mut out = Vec::with_capacity(input.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0u32;
-    for &c in input.trim_end_matches('=').as_bytes() {
+    for &c in input {
         let v = match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,
@@ -33,7 +38,7 @@ pub fn base64url_decode(input: &str) -> Option<Vec<u8>> {
 /// The JSON text of a compact JWT's payload, or `None` when the token is
 /// not shaped like a JWT (opaque tokens are allowed; only `expiresAt` applies).
 pub fn payload_json(token: &str) -> Option<String> {
-    let mut parts = token.split('.');
+    let mut parts = token.as_bytes().split(|&b| b == b'.');
     let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
         return None;
@@ -48,18 +53,18 @@ mod tests {
     #[test]
     fn decodes_base64url_without_padding() {
         assert_eq!(
-            base64url_decode("eyJleHAiOjF9").as_deref(),
+            base64url_decode(b"eyJleHAiOjF9").as_deref(),
             Some(&b"{\"exp\":1}"[..])
         );
-        assert_eq!(base64url_decode("Pz8_").as_deref(), Some(&b"???"[..]));
-        assert_eq!(base64url_decode("YQ").as_deref(), Some(&b"a"[..]));
-        assert_eq!(base64url_decode("YQ==").as_deref(), Some(&b"a"[..]));
+        assert_eq!(base64url_decode(b"Pz8_").as_deref(), Some(&b"???"[..]));
+        assert_eq!(base64url_decode(b"YQ").as_deref(), Some(&b"a"[..]));
+        assert_eq!(base64url_decode(b"YQ==").as_deref(), Some(&b"a"[..]));
     }
 
     #[test]
     fn rejects_invalid_base64url() {
-        assert_eq!(base64url_decode("a b"), None);
-        assert_eq!(base64url_decode("Y"), None);
+        assert_eq!(base64url_decode(b"a b"), None);
+        assert_eq!(base64url_decode(b"Y"), None);
     }
 
     #[test]

@@ -9,14 +9,12 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
-use web_sys::{AbortController, Document, ErrorEvent, PromiseRejectionEvent, VisibilityState};
+use web_sys::{AbortController, Document};
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::events::{self, State};
@@ -53,9 +51,34 @@ pub struct Inner {
     retry_timer: RefCell<Option<Timeout>>,
     signal_timer: RefCell<Option<Timeout>>,
     interval: RefCell<Option<Interval>>,
-    listeners: RefCell<Vec<EventListener>>,
+    listeners: RefCell<Option<PageWatch>>,
     failures: Cell<u32>,
     last_signal_ms: Cell<f64>,
+}
+
+#[wasm_bindgen(module = "/js/dom.js")]
+extern "C" {
+    /// Adds the page listeners (see `js/dom.js`); returns their remover.
+    #[wasm_bindgen(js_name = watchPage)]
+    fn watch_page(
+        doc: &Document,
+        win: &web_sys::Window,
+        check: &Closure<dyn Fn()>,
+        signal: &Closure<dyn Fn(String)>,
+    ) -> js_sys::Function;
+}
+
+/// The page listeners of one manager: removed when this is dropped.
+struct PageWatch {
+    remove: js_sys::Function,
+    _check: Closure<dyn Fn()>,
+    _signal: Closure<dyn Fn(String)>,
+}
+
+impl Drop for PageWatch {
+    fn drop(&mut self) {
+        let _ = self.remove.call0(&JsValue::NULL);
+    }
 }
 
 fn document() -> Result<Document, LoaderError> {
@@ -87,7 +110,7 @@ impl Inner {
             retry_timer: RefCell::new(None),
             signal_timer: RefCell::new(None),
             interval: RefCell::new(None),
-            listeners: RefCell::new(Vec::new()),
+            listeners: RefCell::new(None),
             failures: Cell::new(0),
             last_signal_ms: Cell::new(f64::NEG_INFINITY),
         })
@@ -180,8 +203,8 @@ impl Inner {
             }
         }
         self.install_watchers(&doc);
-        let outcome = match self.fetch_round().await {
-            Ok(token) => self.apply(&doc, token).await,
+        let outcome = match Box::pin(self.fetch_round()).await {
+            Ok(token) => Box::pin(self.apply(&doc, token)).await,
             Err(e) => Err(e),
         };
         match outcome {
@@ -296,7 +319,7 @@ impl Inner {
         let shown = self
             .ui
             .borrow_mut()
-            .show_fallback(doc, &self.opts, move |_| {
+            .show_fallback(doc, &self.opts, move || {
                 if let Some(inner) = weak.upgrade() {
                     inner.trigger();
                 }
@@ -364,7 +387,11 @@ impl Inner {
 
     /// A `token expired` report from the widget: one refresh per burst.
     fn on_signal(&self, message: &str) {
-        if !message.to_ascii_lowercase().contains("token expired")
+        // A byte window compare: no lowercase copy, no substring searcher.
+        if !message
+            .as_bytes()
+            .windows(13)
+            .any(|w| w.eq_ignore_ascii_case(b"token expired"))
             || self.state.get() == State::Idle
             || self.signal_timer.borrow().is_some()
             || js_sys::Date::now() - self.last_signal_ms.get() < SIGNAL_COOLDOWN_MS
@@ -380,63 +407,28 @@ impl Inner {
     }
 
     fn install_watchers(&self, doc: &Document) {
-        if self.destroyed() || !self.listeners.borrow().is_empty() {
+        if self.destroyed() || self.listeners.borrow().is_some() {
             return;
         }
         let Some(window) = web_sys::window() else {
             return;
         };
-        let check = || {
-            let f = self.defer(|inner| inner.check());
-            move |_: &web_sys::Event| f()
-        };
-        let visible = {
-            let (f, doc2) = (self.defer(|inner| inner.check()), doc.clone());
-            move |_: &web_sys::Event| {
-                if doc2.visibility_state() == VisibilityState::Visible {
-                    f()
-                }
-            }
-        };
-        let on_error = {
+        let check = Closure::<dyn Fn()>::new(self.defer(|inner| inner.check()));
+        let signal = {
             let weak = self.weak.clone();
-            move |e: &web_sys::Event| {
-                let msg = e
-                    .dyn_ref::<ErrorEvent>()
-                    .map(|e| e.message())
-                    .unwrap_or_default();
+            Closure::<dyn Fn(String)>::new(move |msg: String| {
                 if let Some(inner) = weak.upgrade() {
                     inner.on_signal(&msg);
                 }
-            }
+            })
         };
-        let on_rejection = {
-            let weak = self.weak.clone();
-            move |e: &web_sys::Event| {
-                let reason = e.dyn_ref::<PromiseRejectionEvent>().map(|e| e.reason());
-                let msg = reason
-                    .map(|r| {
-                        r.as_string().unwrap_or_else(|| {
-                            js_sys::Reflect::get(&r, &"message".into())
-                                .ok()
-                                .and_then(|m| m.as_string())
-                                .unwrap_or_default()
-                        })
-                    })
-                    .unwrap_or_default();
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_signal(&msg);
-                }
-            }
+        let remove = watch_page(doc, &window, &check, &signal);
+        let listeners = PageWatch {
+            remove,
+            _check: check,
+            _signal: signal,
         };
-        let listeners = vec![
-            EventListener::new(doc, "visibilitychange", visible),
-            EventListener::new(&window, "online", check()),
-            EventListener::new(&window, "pageshow", check()),
-            EventListener::new(&window, "error", on_error),
-            EventListener::new(&window, "unhandledrejection", on_rejection),
-        ];
-        *self.listeners.borrow_mut() = listeners;
+        *self.listeners.borrow_mut() = Some(listeners);
         let tick = self.defer(|inner| inner.check());
         let interval = Interval::new(
             schedule::clamp_timer_ms(self.opts.check_interval_ms).max(1) as u32,
@@ -461,7 +453,7 @@ impl Inner {
         drop(timers);
         let interval = self.interval.borrow_mut().take();
         drop(interval);
-        let listeners = std::mem::take(&mut *self.listeners.borrow_mut());
+        let listeners = self.listeners.borrow_mut().take();
         drop(listeners);
         let mounted = self.mounted.borrow_mut().take();
         if let Ok(doc) = document() {

@@ -7,18 +7,12 @@
 //! elements the previous evaluation added to `<body>` are removed first.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
-use gloo_events::EventListener;
-use gloo_timers::callback::Timeout;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    Document, Element, EventTarget, HtmlLinkElement, HtmlScriptElement, MutationObserver,
-    MutationObserverInit, MutationRecord, Node,
-};
+use web_sys::{Document, Element, EventTarget, HtmlScriptElement};
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
@@ -36,18 +30,14 @@ pub struct Mounted {
     /// The script element.
     pub script: HtmlScriptElement,
     /// Elements that appeared in `<body>` while the module evaluated.
-    pub ui: Vec<Node>,
+    pub ui: Array,
 }
 
 /// Every `<script>` in the document whose id is `id`.
 pub fn find(doc: &Document, id: &str) -> Vec<HtmlScriptElement> {
-    let Ok(scripts) = doc.query_selector_all("script[id]") else {
-        return Vec::new();
-    };
-    (0..scripts.length())
-        .filter_map(|i| scripts.item(i))
-        .filter_map(|n| n.dyn_into::<HtmlScriptElement>().ok())
-        .filter(|el| el.id() == id)
+    find_tags(doc, id)
+        .iter()
+        .map(JsCast::unchecked_into)
         .collect()
 }
 
@@ -62,7 +52,7 @@ pub fn adopt(doc: &Document, id: &str) -> Option<Mounted> {
     remember(first.src());
     Some(Mounted {
         script: first,
-        ui: Vec::new(),
+        ui: Array::new(),
     })
 }
 
@@ -102,62 +92,28 @@ fn next_module_url(src: &str) -> String {
 /// Removes a mounted tag and the UI its evaluation created, plus anything
 /// matching the page's `widgetSelector`.
 pub fn unmount(doc: &Document, mounted: Option<Mounted>, opts: &Options) {
-    if let Some(m) = mounted {
-        for node in m.ui {
-            if let Some(el) = node.dyn_ref::<Element>() {
-                el.remove();
-            }
-        }
-        m.script.remove();
-    }
-    // Copies someone else added with our id must not survive either.
-    for extra in find(doc, &opts.tag_id()) {
-        extra.remove();
-    }
-    if let Some(sel) = &opts.widget_selector {
-        if let Ok(list) = doc.query_selector_all(sel) {
-            for i in 0..list.length() {
-                if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
-                    el.remove();
-                }
-            }
-        }
-    }
+    let (ui, script) = match mounted {
+        Some(m) => (m.ui, Some(m.script)),
+        None => (Array::new(), None),
+    };
+    remove_widget(
+        doc,
+        &ui,
+        script.as_ref(),
+        &opts.tag_id(),
+        opts.widget_selector.as_deref(),
+    );
 }
 
 fn widget_error(what: &str) -> LoaderError {
     LoaderError::new(ErrorCode::WidgetLoad, format!("chathub-loader: {what}"))
 }
 
-/// Sets the attributes that must match between a preload and the tag.
-fn set_attrs(el: &Element, attrs: &[(&str, Option<&str>)]) {
-    for (name, value) in attrs {
-        if let Some(value) = value {
-            let _ = el.set_attribute(name, value);
-        }
-    }
-}
-
-fn fetch_attrs(opts: &Options) -> [(&'static str, Option<&str>); 3] {
-    [
-        ("nonce", opts.nonce.as_deref()),
-        ("integrity", opts.integrity.as_deref()),
-        ("crossorigin", opts.cross_origin.as_deref()),
-    ]
-}
-
 fn append_to_head(doc: &Document, el: &Element) -> Result<(), LoaderError> {
-    let parent: Node = match doc.head() {
-        Some(h) => h.into(),
-        None => doc
-            .document_element()
-            .map(Node::from)
-            .ok_or_else(|| widget_error("the document has no root element"))?,
-    };
-    parent
-        .append_child(el)
-        .map(|_| ())
-        .map_err(|_| widget_error("could not insert an element into the document"))
+    match append_to_head_js(doc, el) {
+        Some(what) => Err(widget_error(&what)),
+        None => Ok(()),
+    }
 }
 
 fn load_failed(src: &str, outcome: &str) -> LoaderError {
@@ -185,18 +141,19 @@ pub fn next_src(opts: &Options) -> String {
 /// its replacement is known to load. Browsers without `modulepreload`
 /// skip the check.
 pub async fn preload(doc: &Document, opts: &Options, src: &str) -> Result<(), LoaderError> {
-    let link: HtmlLinkElement = doc
-        .create_element("link")
-        .map_err(|_| widget_error("could not create a link element"))?
-        .unchecked_into();
-    if !link.rel_list().supports("modulepreload").unwrap_or(false) {
+    let link = preload_tag(
+        doc,
+        src,
+        opts.nonce.as_deref(),
+        opts.integrity.as_deref(),
+        opts.cross_origin.as_deref(),
+    )
+    .map_err(|_| widget_error("could not create a link element"))?;
+    let Some(link) = link else {
         return Ok(());
-    }
-    link.set_rel("modulepreload");
-    set_attrs(&link, &fetch_attrs(opts));
-    link.set_href(src);
+    };
     append_to_head(doc, &link)?;
-    let outcome = wait_load(&link, load_timeout_ms(opts)).await;
+    let outcome = Box::pin(wait_load(&link, load_timeout_ms(opts))).await;
     link.remove();
     match outcome.as_str() {
         "load" => Ok(()),
@@ -211,19 +168,20 @@ pub async fn mount(
     src: &str,
     token: &str,
 ) -> Result<Mounted, LoaderError> {
-    let script: HtmlScriptElement = doc
-        .create_element("script")
-        .map_err(|_| widget_error("could not create a script element"))?
-        .unchecked_into();
-    script.set_type("module");
-    script.set_id(&opts.tag_id());
-    let _ = script.set_attribute("token", token);
-    set_attrs(&script, &fetch_attrs(opts));
-    script.set_src(src);
+    let script = script_tag(
+        doc,
+        &opts.tag_id(),
+        token,
+        src,
+        opts.nonce.as_deref(),
+        opts.integrity.as_deref(),
+        opts.cross_origin.as_deref(),
+    )
+    .map_err(|_| widget_error("could not create a script element"))?;
 
     let watcher = UiWatcher::start(doc);
     append_to_head(doc, &script)?;
-    let outcome = wait_load(&script, load_timeout_ms(opts)).await;
+    let outcome = Box::pin(wait_load(&script, load_timeout_ms(opts))).await;
     let ui = watcher.finish();
     match outcome.as_str() {
         "load" => Ok(Mounted { script, ui }),
@@ -235,87 +193,90 @@ pub async fn mount(
 }
 
 /// Resolves with "load", "error" or "timeout".
+#[wasm_bindgen(module = "/js/dom.js")]
+extern "C" {
+    /// A `Promise` of `"load"`, `"error"` or `"timeout"` with a `cancel()`.
+    #[wasm_bindgen(extends = Promise)]
+    type LoadWait;
+    #[wasm_bindgen(js_name = waitLoad)]
+    fn wait_load_js(target: &EventTarget, ms: u32) -> LoadWait;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &LoadWait);
+    #[wasm_bindgen(js_name = findTags)]
+    fn find_tags(doc: &Document, id: &str) -> Array;
+    #[wasm_bindgen(js_name = removeWidget)]
+    fn remove_widget(
+        doc: &Document,
+        ui: &Array,
+        script: Option<&HtmlScriptElement>,
+        id: &str,
+        selector: Option<&str>,
+    );
+    #[wasm_bindgen(js_name = scriptTag, catch)]
+    fn script_tag(
+        doc: &Document,
+        id: &str,
+        token: &str,
+        src: &str,
+        nonce: Option<&str>,
+        integrity: Option<&str>,
+        crossorigin: Option<&str>,
+    ) -> Result<HtmlScriptElement, JsValue>;
+    #[wasm_bindgen(js_name = preloadTag, catch)]
+    fn preload_tag(
+        doc: &Document,
+        href: &str,
+        nonce: Option<&str>,
+        integrity: Option<&str>,
+        crossorigin: Option<&str>,
+    ) -> Result<Option<Element>, JsValue>;
+    #[wasm_bindgen(js_name = appendToHead)]
+    fn append_to_head_js(doc: &Document, el: &Element) -> Option<String>;
+    #[wasm_bindgen(js_name = watchUi)]
+    fn watch_ui(doc: &Document, prefix: &str) -> js_sys::Function;
+}
+
+/// Cancels the JS side of a wait (listeners, timer) when the wait is dropped.
+struct CancelOnDrop(LoadWait);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 async fn wait_load(target: &EventTarget, timeout_ms: f64) -> String {
-    let mut resolve: Option<js_sys::Function> = None;
-    let promise = Promise::new(&mut |res, _rej| resolve = Some(res));
-    let Some(resolve) = resolve else {
-        return "error".into();
-    };
-    let on = |what: &'static str| {
-        let resolve = resolve.clone();
-        move || {
-            let _ = resolve.call1(&JsValue::NULL, &what.into());
-        }
-    };
-    let (load, error, timeout) = (on("load"), on("error"), on("timeout"));
-    let _l = EventListener::once(target, "load", move |_| load());
-    let _e = EventListener::once(target, "error", move |_| error());
-    let _t = Timeout::new(schedule::clamp_timer_ms(timeout_ms) as u32, timeout);
-    JsFuture::from(promise)
+    let wait = CancelOnDrop(wait_load_js(
+        target,
+        schedule::clamp_timer_ms(timeout_ms) as u32,
+    ));
+    let promise: &Promise = &wait.0;
+    JsFuture::from(promise.clone())
         .await
         .ok()
         .and_then(|v| v.as_string())
         .unwrap_or_else(|| "error".into())
 }
 
-/// Records the direct children of `<body>` added while the module
-/// evaluates. Mutation records are delivered at the microtask checkpoint
-/// right after the module's top-level code and before its `load` event, so
-/// the last batch before `load` is what the evaluation created.
-struct UiWatcher {
-    observer: Option<MutationObserver>,
-    last_batch: Rc<RefCell<Vec<Node>>>,
-    _callback: Option<Closure<dyn FnMut(Array)>>,
-}
+/// The widget's own UI elements added to `<body>` while its script ran
+/// (observed in JS; see `watchUi` in `js/dom.js`). Stops watching on drop.
+struct UiWatcher(js_sys::Function);
 
 impl UiWatcher {
     fn start(doc: &Document) -> UiWatcher {
-        let last_batch = Rc::new(RefCell::new(Vec::new()));
-        let sink = last_batch.clone();
-        let callback = Closure::<dyn FnMut(Array)>::new(move |records: Array| {
-            *sink.borrow_mut() = added_elements(&records);
-        });
-        let observer = doc.body().and_then(|body| {
-            let obs = MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-            let init = MutationObserverInit::new();
-            init.set_child_list(true);
-            obs.observe_with_options(&body, &init).ok()?;
-            Some(obs)
-        });
-        UiWatcher {
-            observer,
-            last_batch,
-            _callback: Some(callback),
-        }
+        UiWatcher(watch_ui(doc, OWN_CLASS_PREFIX))
     }
 
-    fn finish(self) -> Vec<Node> {
-        let Some(obs) = &self.observer else {
-            return Vec::new();
-        };
-        let pending = added_elements(&obs.take_records());
-        obs.disconnect();
-        let mut nodes = std::mem::take(&mut *self.last_batch.borrow_mut());
-        nodes.extend(pending);
-        nodes.retain(|n| n.is_connected());
-        nodes
+    fn finish(self) -> Array {
+        self.0
+            .call0(&JsValue::NULL)
+            .unwrap_or_else(|_| Array::new().into())
+            .unchecked_into()
     }
 }
 
-fn added_elements(records: &Array) -> Vec<Node> {
-    let mut out = Vec::new();
-    for rec in records.iter() {
-        let rec: MutationRecord = rec.unchecked_into();
-        let added = rec.added_nodes();
-        for i in 0..added.length() {
-            let Some(node) = added.item(i) else { continue };
-            let ours = node.dyn_ref::<Element>().map(|el| {
-                el.class_name().starts_with(OWN_CLASS_PREFIX) || el.tag_name() == "SCRIPT"
-            });
-            if ours == Some(false) {
-                out.push(node);
-            }
-        }
+impl Drop for UiWatcher {
+    fn drop(&mut self) {
+        let _ = self.0.call0(&JsValue::NULL);
     }
-    out
 }

@@ -2,35 +2,57 @@
 //! Built with `createElement` + `textContent` only; styles are scoped to
 //! prefixed classes and read CSS custom properties the page may override.
 
-use gloo_events::EventListener;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
 use crate::error::{ErrorCode, LoaderError};
-use crate::options::{Container, Fallback, Options};
+use crate::options::{Container, Options};
 
 /// Every element the loader creates has a class starting with this.
 pub const OWN_CLASS_PREFIX: &str = "chathub-loader";
-const STYLE_ID: &str = "chathub-loader-style";
-const CSS: &str = "\
-.chathub-loader-status{font:inherit;color:var(--chathub-loader-muted,#555);padding:.75em 0}\
-.chathub-loader-fallback{box-sizing:border-box;max-width:28rem;margin:1em 0;padding:1em 1.25em;\
-border:1px solid var(--chathub-loader-border,#d0d4da);border-radius:var(--chathub-loader-radius,8px);\
-background:var(--chathub-loader-bg,#fff);color:var(--chathub-loader-fg,#1c1e21);font:inherit}\
-.chathub-loader-fallback h2{font-size:1.1em;margin:0 0 .5em}\
-.chathub-loader-fallback p{margin:0 0 .75em}\
-.chathub-loader-fallback ul{list-style:none;margin:0 0 .75em;padding:0}\
-.chathub-loader-fallback li{margin:.25em 0}\
-.chathub-loader-fallback a{color:var(--chathub-loader-accent,#0a58ca)}\
-.chathub-loader-fallback button{font:inherit;cursor:pointer;padding:.4em 1em;border:0;\
-border-radius:var(--chathub-loader-radius,8px);background:var(--chathub-loader-accent,#0a58ca);\
-color:var(--chathub-loader-accent-fg,#fff)}";
+
+// The elements themselves (and the style sheet) are built in a small JS
+// module: the same DOM calls cost fewer bytes there than as wasm imports.
+#[wasm_bindgen(module = "/js/dom.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = ensureStyle)]
+    fn ensure_style_js(doc: &Document, nonce: Option<&str>);
+    #[wasm_bindgen(js_name = statusBox, catch)]
+    fn status_box(doc: &Document, text: &str) -> Result<Element, JsValue>;
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = fallbackBox, catch)]
+    fn fallback_box(
+        doc: &Document,
+        title: &str,
+        message: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+        tel: Option<&str>,
+        url: Option<&str>,
+        button_text: &str,
+    ) -> Result<Element, JsValue>;
+    /// Calls `f()` on each `type` event of `target`; returns the remover.
+    fn listen(target: &Element, r#type: &str, f: &Closure<dyn Fn()>) -> js_sys::Function;
+}
+
+/// A click listener on the contact box's button, removed when dropped.
+struct OnClick {
+    remove: js_sys::Function,
+    _callback: Closure<dyn Fn()>,
+}
+
+impl Drop for OnClick {
+    fn drop(&mut self) {
+        let _ = self.remove.call0(&JsValue::NULL);
+    }
+}
 
 /// The loading status and the contact box currently shown, if any.
 #[derive(Default)]
 pub struct Ui {
     status: Option<Element>,
-    fallback: Option<(Element, EventListener)>,
+    fallback: Option<(Element, OnClick)>,
 }
 
 impl Ui {
@@ -41,10 +63,7 @@ impl Ui {
         }
         let parent = container(doc, opts)?;
         ensure_style(doc, opts);
-        let status = el(doc, "div", "chathub-loader-status")?;
-        let _ = status.set_attribute("role", "status");
-        let _ = status.set_attribute("aria-live", "polite");
-        status.set_text_content(Some(&opts.loading_text));
+        let status = status_box(doc, &opts.loading_text).map_err(|_| cannot_create())?;
         let _ = parent.append_child(&status);
         self.status = Some(status);
         Ok(())
@@ -62,7 +81,7 @@ impl Ui {
         &mut self,
         doc: &Document,
         opts: &Options,
-        on_retry: impl FnMut(&web_sys::Event) + 'static,
+        on_retry: impl Fn() + 'static,
     ) -> Result<(), LoaderError> {
         self.hide_fallback();
         let Some(fb) = &opts.fallback else {
@@ -70,8 +89,24 @@ impl Ui {
         };
         let parent = container(doc, opts)?;
         ensure_style(doc, opts);
-        let (bx, button) = build_fallback(doc, fb)?;
-        let listener = EventListener::new(&button, "click", on_retry);
+        let phone = fb.phone.as_ref();
+        let bx = fallback_box(
+            doc,
+            &fb.title,
+            &fb.message,
+            fb.email.as_deref(),
+            phone.map(|(label, _)| label.as_str()),
+            phone.map(|(_, href)| href.as_str()),
+            fb.url.as_deref(),
+            &fb.button_text,
+        )
+        .map_err(|_| cannot_create())?;
+        let button = bx.last_element_child().ok_or_else(cannot_create)?;
+        let callback = Closure::<dyn Fn()>::new(on_retry);
+        let listener = OnClick {
+            remove: listen(&button, "click", &callback),
+            _callback: callback,
+        };
         let _ = parent.append_child(&bx);
         self.fallback = Some((bx, listener));
         Ok(())
@@ -85,64 +120,11 @@ impl Ui {
     }
 }
 
-fn el(doc: &Document, tag: &str, class: &str) -> Result<Element, LoaderError> {
-    let e = doc.create_element(tag).map_err(|_| {
-        LoaderError::new(
-            ErrorCode::InvalidOptions,
-            "chathub-loader: cannot create elements",
-        )
-    })?;
-    if !class.is_empty() {
-        e.set_class_name(class);
-    }
-    Ok(e)
-}
-
-fn text(doc: &Document, tag: &str, content: &str) -> Result<Element, LoaderError> {
-    let e = el(doc, tag, "")?;
-    e.set_text_content(Some(content));
-    Ok(e)
-}
-
-fn build_fallback(doc: &Document, fb: &Fallback) -> Result<(Element, Element), LoaderError> {
-    let bx = el(doc, "section", "chathub-loader-fallback")?;
-    let _ = bx.set_attribute("role", "region");
-    let _ = bx.set_attribute("aria-label", &fb.title);
-    for (tag, content) in [("h2", &fb.title), ("p", &fb.message)] {
-        let child = text(doc, tag, content)?;
-        let _ = bx.append_child(&child);
-    }
-    let links: Vec<(String, &str)> = [
-        fb.email
-            .as_ref()
-            .map(|e| (format!("mailto:{e}"), e.as_str())),
-        fb.phone
-            .as_ref()
-            .map(|(label, href)| (href.clone(), label.as_str())),
-        fb.url.as_ref().map(|u| (u.clone(), u.as_str())),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if !links.is_empty() {
-        let list = el(doc, "ul", "")?;
-        for (href, label) in links {
-            let a = text(doc, "a", label)?;
-            let _ = a.set_attribute("href", &href);
-            if href.starts_with("http") {
-                let _ = a.set_attribute("rel", "noopener noreferrer");
-                let _ = a.set_attribute("target", "_blank");
-            }
-            let li = el(doc, "li", "")?;
-            let _ = li.append_child(&a);
-            let _ = list.append_child(&li);
-        }
-        let _ = bx.append_child(&list);
-    }
-    let button = text(doc, "button", &fb.button_text)?;
-    let _ = button.set_attribute("type", "button");
-    let _ = bx.append_child(&button);
-    Ok((bx, button))
+fn cannot_create() -> LoaderError {
+    LoaderError::new(
+        ErrorCode::InvalidOptions,
+        "chathub-loader: cannot create elements",
+    )
 }
 
 /// The element the loader renders into, resolved now (SPAs render late).
@@ -165,19 +147,5 @@ fn container(doc: &Document, opts: &Options) -> Result<Element, LoaderError> {
 }
 
 fn ensure_style(doc: &Document, opts: &Options) {
-    if doc.get_element_by_id(STYLE_ID).is_some() {
-        return;
-    }
-    let Ok(style) = doc.create_element("style") else {
-        return;
-    };
-    style.set_id(STYLE_ID);
-    if let Some(n) = &opts.nonce {
-        let _ = style.set_attribute("nonce", n);
-    }
-    style.set_text_content(Some(CSS));
-    if let Some(head) = doc.head() {
-        // First in <head>, so the page's own rules win without !important.
-        let _ = head.insert_before(&style, head.first_child().as_ref());
-    }
+    ensure_style_js(doc, opts.nonce.as_deref());
 }

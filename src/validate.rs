@@ -4,14 +4,38 @@
 /// An e-mail address safe to put behind `mailto:`: one `@`, a dotted
 /// domain, nothing that could smuggle headers (`?`, `&`) or markup.
 pub fn is_valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
+    // Byte search + `get` (not `split_once`): no pattern searcher and no
+    // char-boundary panic path in the wasm; `@` is ASCII, so both halves
+    // are the same as with `split_once('@')`.
+    let at = s.bytes().position(|b| b == b'@');
+    let Some((local, domain)) = at.and_then(|at| Some((s.get(..at)?, s.get(at + 1..)?))) else {
         return false;
     };
-    let ok_char =
-        |c: char| !c.is_whitespace() && !c.is_control() && !"<>\"'?&/\\@,;:()[]".contains(c);
+    let ok_char = |c: char| {
+        !c.is_whitespace()
+            && !c.is_control()
+            && !matches!(
+                c,
+                '<' | '>'
+                    | '"'
+                    | '\''
+                    | '?'
+                    | '&'
+                    | '/'
+                    | '\\'
+                    | '@'
+                    | ','
+                    | ';'
+                    | ':'
+                    | '('
+                    | ')'
+                    | '['
+                    | ']'
+            )
+    };
     s.len() <= 254
         && !local.is_empty()
-        && domain.contains('.')
+        && domain.bytes().any(|b| b == b'.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && local.chars().all(ok_char)
@@ -21,7 +45,7 @@ pub fn is_valid_email(s: &str) -> bool {
 /// The `tel:` href for a phone number written for humans
 /// (`+39 02 1234-567`), or `None` if it is not one.
 pub fn tel_href(s: &str) -> Option<String> {
-    let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
+    let allowed = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')' | '.');
     let digits = s.chars().filter(char::is_ascii_digit).count();
     if s.is_empty() || s.len() > 40 || !s.chars().all(allowed) || digits < 3 {
         return None;
