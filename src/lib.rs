@@ -6,6 +6,7 @@ mod error;
 mod events;
 mod jwt;
 mod lifetime;
+mod listening;
 mod manager;
 mod options;
 mod registry;

@@ -19,6 +19,7 @@ use web_sys::{AbortController, Document};
 use crate::error::{ErrorCode, LoaderError};
 use crate::events::{self, State};
 use crate::lifetime::{self, Lifetime};
+use crate::listening::Listening;
 use crate::options::{Options, Reload};
 use crate::registry;
 use crate::schedule;
@@ -68,18 +69,8 @@ extern "C" {
     ) -> js_sys::Function;
 }
 
-/// The page listeners of one manager: removed when this is dropped.
-struct PageWatch {
-    remove: js_sys::Function,
-    _check: Closure<dyn Fn()>,
-    _signal: Closure<dyn Fn(String)>,
-}
-
-impl Drop for PageWatch {
-    fn drop(&mut self) {
-        let _ = self.remove.call0(&JsValue::NULL);
-    }
-}
+/// The page listeners of one manager (`check`, `signal`).
+type PageWatch = Listening<(Closure<dyn Fn()>, Closure<dyn Fn(String)>)>;
 
 fn document() -> Result<Document, LoaderError> {
     web_sys::window()
@@ -423,11 +414,7 @@ impl Inner {
             })
         };
         let remove = watch_page(doc, &window, &check, &signal);
-        let listeners = PageWatch {
-            remove,
-            _check: check,
-            _signal: signal,
-        };
+        let listeners = PageWatch::new(remove, (check, signal));
         *self.listeners.borrow_mut() = Some(listeners);
         let tick = self.defer(|inner| inner.check());
         let interval = Interval::new(

@@ -7,6 +7,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
 use crate::error::{ErrorCode, LoaderError};
+use crate::listening::Listening;
 use crate::options::{Container, Options};
 
 /// Every element the loader creates has a class starting with this.
@@ -36,17 +37,8 @@ extern "C" {
     fn listen(target: &Element, r#type: &str, f: &Closure<dyn Fn()>) -> js_sys::Function;
 }
 
-/// A click listener on the contact box's button, removed when dropped.
-struct OnClick {
-    remove: js_sys::Function,
-    _callback: Closure<dyn Fn()>,
-}
-
-impl Drop for OnClick {
-    fn drop(&mut self) {
-        let _ = self.remove.call0(&JsValue::NULL);
-    }
-}
+/// The click listener on the contact box's button.
+type OnClick = Listening<Closure<dyn Fn()>>;
 
 /// The loading status and the contact box currently shown, if any.
 #[derive(Default)]
@@ -103,10 +95,7 @@ impl Ui {
         .map_err(|_| cannot_create())?;
         let button = bx.last_element_child().ok_or_else(cannot_create)?;
         let callback = Closure::<dyn Fn()>::new(on_retry);
-        let listener = OnClick {
-            remove: listen(&button, "click", &callback),
-            _callback: callback,
-        };
+        let listener = Listening::new(listen(&button, "click", &callback), callback);
         let _ = parent.append_child(&bx);
         self.fallback = Some((bx, listener));
         Ok(())
