@@ -200,15 +200,7 @@ async fn no_secret_reaches_the_logs_and_sigterm_stops_the_service() {
     let http = client();
     let mut tokens = Vec::new();
     // The flow, a refused request, a company re-login, an upstream failure.
-    let a: serde_json::Value = http
-        .get(&url)
-        .bearer_auth(BEARER)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let a: serde_json::Value = http.get(&url).bearer_auth(BEARER).send_json().await;
     tokens.push(a["token"].as_str().unwrap().to_owned());
     assert_eq!(
         http.get(&url)
@@ -223,12 +215,8 @@ async fn no_secret_reaches_the_logs_and_sigterm_stops_the_service() {
     let b: serde_json::Value = http
         .get(format!("{url}?org=support"))
         .bearer_auth(BEARER)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     tokens.push(b["token"].as_str().unwrap().to_owned());
     assert_eq!(count(&fake, "company_get_token"), 2);
     fake.set_fault(chathub_token_server::fake_api::Fault {

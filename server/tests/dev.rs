@@ -95,14 +95,7 @@ async fn the_token_endpoint_uses_the_in_process_fake_and_admin_knobs_steer_it() 
     let who = session(&format!("{url}/fake-chathub"), a["token"].as_str().unwrap()).await;
     assert_eq!(who["operator"]["name"], "Marta Kovalenko");
 
-    let stats: serde_json::Value = http
-        .get(format!("{url}/dev/admin/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: serde_json::Value = http.get(format!("{url}/dev/admin/stats")).send_json().await;
     assert_eq!(stats["get_token"], 1);
 
     // Break: every ChatHub call fails; flushing the cache makes it visible.
@@ -171,13 +164,6 @@ async fn the_token_endpoint_uses_the_in_process_fake_and_admin_knobs_steer_it() 
     assert_eq!(form.status(), 415);
 
     assert_eq!(post("reset", json!({})).await.unwrap().status(), 200);
-    let stats: serde_json::Value = http
-        .get(format!("{url}/dev/admin/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: serde_json::Value = http.get(format!("{url}/dev/admin/stats")).send_json().await;
     assert_eq!(stats["get_token"], 0);
 }

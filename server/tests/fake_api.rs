@@ -46,12 +46,8 @@ async fn validate(api: &str, company: &str, token: &str) -> Value {
         .post(format!("{api}/api/operator/validate-token"))
         .bearer_auth(company)
         .json(&Value::String(token.into()))
-        .send()
+        .send_json()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -151,12 +147,8 @@ async fn operators_list_carries_statuses_and_synchronize_adds_active_ones() {
     let list: Value = client()
         .get(format!("{api}/api/operator?organizationId=1"))
         .bearer_auth(&company)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     let statuses: Vec<i64> = list
         .as_array()
         .unwrap()
@@ -170,12 +162,8 @@ async fn operators_list_carries_statuses_and_synchronize_adds_active_ones() {
         .post(format!("{api}/api/operator/synchronize"))
         .bearer_auth(&company)
         .json(&json!([{ "organizationId": 2, "name": "New Person" }]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(created[0]["status"], 0);
     assert_eq!(created[0]["organization"]["id"], 2);
 }

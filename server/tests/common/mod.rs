@@ -122,3 +122,20 @@ pub async fn session(api: &str, token: &str) -> serde_json::Value {
         .await
         .expect("session json")
 }
+
+/// `request.send_json().await`: send, expect an answer, parse its JSON body.
+pub trait SendJson {
+    /// The answer's body as JSON (panics, naming the step, on failure).
+    fn send_json(self) -> impl std::future::Future<Output = serde_json::Value>;
+}
+
+impl SendJson for reqwest::RequestBuilder {
+    async fn send_json(self) -> serde_json::Value {
+        self.send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+}
