@@ -192,7 +192,6 @@ pub async fn mount(
     }
 }
 
-/// Resolves with "load", "error" or "timeout".
 #[wasm_bindgen(module = "/js/dom.js")]
 extern "C" {
     /// A `Promise` of `"load"`, `"error"` or `"timeout"` with a `cancel()`.
@@ -245,6 +244,7 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// Resolves with "load", "error" or "timeout".
 async fn wait_load(target: &EventTarget, timeout_ms: f64) -> String {
     let wait = CancelOnDrop(wait_load_js(
         target,
