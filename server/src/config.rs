@@ -89,6 +89,66 @@ pub struct Config {
     pub refresh_margin: Duration,
     /// Time limit for each upstream call.
     pub upstream_timeout: Duration,
+    /// Refresh-ahead, serve-while-valid and backoff settings.
+    pub renewal: RenewalPolicy,
+}
+
+/// How cached tokens are renewed ahead of time, how long a token is still
+/// served while renewal fails, and how the server backs off from a failing
+/// ChatHub.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RenewalPolicy {
+    /// Share of a token's lifetime after which it is renewed in the
+    /// background (0.5 to 0.95).
+    pub refresh_ahead: f64,
+    /// While renewal fails, a cached token is still served while it has at
+    /// least this long left, or 10 % of its lifetime when that is shorter.
+    pub min_left: Duration,
+    /// The first backoff window after an upstream failure; it doubles with
+    /// each failure in a row.
+    pub backoff_initial: Duration,
+    /// The longest backoff window.
+    pub backoff_max: Duration,
+}
+
+impl Default for RenewalPolicy {
+    /// Renew at 75 %, serve while 60 s (or 10 %) are left, back off 1 s doubling to 60 s.
+    fn default() -> Self {
+        RenewalPolicy {
+            refresh_ahead: 0.75,
+            min_left: Duration::from_secs(60),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RenewalPolicy {
+    /// Checks the values against each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(0.5..=0.95).contains(&self.refresh_ahead) {
+            return Err(ConfigError::new(
+                "CHATHUB_REFRESH_AHEAD (--refresh-ahead)",
+                "is out of range",
+                "use a share of the token lifetime between 50% and 95%, e.g. 75%",
+            ));
+        }
+        if self.backoff_initial.is_zero() {
+            return Err(ConfigError::new(
+                "CHATHUB_BACKOFF_INITIAL (--backoff-initial)",
+                "is zero",
+                "use a duration such as 1s",
+            ));
+        }
+        if self.backoff_max < self.backoff_initial {
+            return Err(ConfigError::new(
+                "CHATHUB_BACKOFF_MAX (--backoff-max)",
+                "is shorter than the first backoff window",
+                "use a maximum of at least the first window, e.g. 60s",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -122,6 +182,7 @@ impl Config {
                 "use a lifetime between 60s and 24h, e.g. 1h",
             ));
         }
+        self.renewal.validate()?;
         if self.upstream_timeout.is_zero() {
             return Err(ConfigError::new(
                 "CHATHUB_UPSTREAM_TIMEOUT (--upstream-timeout)",
@@ -274,6 +335,51 @@ fn bad_duration(setting: &str, value: &str) -> ConfigError {
     )
 }
 
+/// Parses a share of a lifetime: `75%` or `0.75`.
+pub fn parse_share(setting: &str, value: &str) -> Result<f64, ConfigError> {
+    let v = value.trim();
+    let parsed = match v.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => v.parse::<f64>().ok(),
+    };
+    parsed.filter(|x| x.is_finite()).ok_or_else(|| {
+        ConfigError::new(
+            setting,
+            format!("has an invalid share `{value}`"),
+            "write a percentage or a fraction, e.g. 75% or 0.75",
+        )
+    })
+}
+
+/// Parses a request rate such as `10/s`, `600/m` or `off` into the interval
+/// after which one more request is allowed (`None`: no limit).
+pub fn parse_rate(setting: &str, value: &str) -> Result<Option<Duration>, ConfigError> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let bad = || {
+        ConfigError::new(
+            setting,
+            format!("has an invalid rate `{value}`"),
+            "write requests per second, minute or hour (10/s, 600/m, 1000/h), or off",
+        )
+    };
+    let (n, unit) = v.split_once('/').ok_or_else(bad)?;
+    let n: u32 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    let per = match unit.trim() {
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        _ => return Err(bad()),
+    };
+    let period = per / n;
+    if period.is_zero() {
+        return Err(bad());
+    }
+    Ok(Some(period))
+}
+
 /// Parses a list of allowed CORS origins (`https://shop.example.com`).
 pub fn parse_origins(entries: &[String]) -> Result<Vec<String>, ConfigError> {
     let mut out = Vec::new();
@@ -331,6 +437,44 @@ mod tests {
         );
         assert!(parse_duration("x", "1y").is_err());
         assert!(parse_duration("x", "h").is_err());
+    }
+
+    #[test]
+    fn parses_shares_and_rates() {
+        assert_eq!(parse_share("x", "75%").unwrap(), 0.75);
+        assert_eq!(parse_share("x", "0.8").unwrap(), 0.8);
+        assert!(parse_share("x", "most").is_err());
+        assert_eq!(
+            parse_rate("x", "10/s").unwrap(),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(
+            parse_rate("x", "600/m").unwrap(),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(parse_rate("x", "off").unwrap(), None);
+        for bad in ["10", "0/s", "x/s", "10/d", "-1/s"] {
+            assert!(parse_rate("x", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_default_renewal_policy_is_valid_and_bad_ones_are_named() {
+        assert!(RenewalPolicy::default().validate().is_ok());
+        let share = RenewalPolicy {
+            refresh_ahead: 0.99,
+            ..RenewalPolicy::default()
+        };
+        assert!(share
+            .validate()
+            .unwrap_err()
+            .setting
+            .contains("REFRESH_AHEAD"));
+        let backoff = RenewalPolicy {
+            backoff_max: Duration::from_millis(10),
+            ..RenewalPolicy::default()
+        };
+        assert!(backoff.validate().unwrap_err().setting.contains("BACKOFF"));
     }
 
     #[test]

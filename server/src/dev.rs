@@ -1,12 +1,19 @@
 //! Dev mode: one port serving the fake ChatHub API, the token endpoint wired
 //! to it, the stand-in widget, the demo page and `pkg/`, plus admin knobs.
+//!
+//! It has no authentication, so it answers only requests addressed to a
+//! loopback name (`localhost`, `127.0.0.1`, `[::1]`, any port): a page on
+//! another site could otherwise point its own DNS name at 127.0.0.1 (DNS
+//! rebinding) and reach the admin knobs and the token endpoint from the
+//! visitor's browser.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,10 +23,12 @@ use serde_json::json;
 
 use crate::auth::AllowAll;
 use crate::cache::TokenCache;
-use crate::config::{parse_orgs, Config, ConfigError};
-use crate::fake_api::{FakeChatHub, Fault, DEV_LOGIN, DEV_PASSWORD};
+use crate::config::{parse_orgs, Config, ConfigError, RenewalPolicy};
+use crate::error::ApiError;
+use crate::fake_api::{Chaos, FakeChatHub, Fault, DEV_LOGIN, DEV_PASSWORD};
 use crate::issuer::Issuer;
-use crate::routes::{router, TokenService};
+use crate::limits::{HttpOptions, RateLimit};
+use crate::routes::{token_routes, with_common_layers, TokenService};
 use crate::static_files;
 
 /// The stand-in widget, an ES module.
@@ -40,6 +49,11 @@ pub struct DevOptions {
     pub refresh_margin: Duration,
     /// Time limit for each call to the fake API.
     pub upstream_timeout: Duration,
+    /// The per-client rate limit on the token endpoint (off unless asked).
+    pub rate_limit: Option<RateLimit>,
+    /// Also answer requests whose `Host` is any IP literal (for
+    /// `--allow-non-loopback`; an IP literal cannot be rebound).
+    pub allow_ip_hosts: bool,
 }
 
 impl Default for DevOptions {
@@ -51,6 +65,8 @@ impl Default for DevOptions {
             token_ttl: Duration::from_secs(60 * 60),
             refresh_margin: Duration::from_secs(5 * 60),
             upstream_timeout: Duration::from_secs(5),
+            rate_limit: None,
+            allow_ip_hosts: false,
         }
     }
 }
@@ -77,6 +93,7 @@ pub fn dev_config(api_url: String, opts: &DevOptions) -> Result<Config, ConfigEr
         token_ttl: opts.token_ttl,
         refresh_margin: opts.refresh_margin,
         upstream_timeout: opts.upstream_timeout,
+        renewal: RenewalPolicy::default(),
     })
 }
 
@@ -98,25 +115,79 @@ pub fn dev_app(self_url: &str, opts: DevOptions) -> Result<DevApp, ConfigError> 
         fake: fake.clone(),
         cache: cache.clone(),
     };
+    let http = HttpOptions {
+        rate_limit: opts.rate_limit.clone(),
+        ..HttpOptions::default()
+    };
+    let allow_ip_hosts = opts.allow_ip_hosts;
     let files = Router::new()
         .route("/", get(index))
         .route("/pkg/{*path}", get(pkg_file))
         .route("/operator-chat-panel/widget-script.js", get(widget))
         .fallback(get(www_file))
         .with_state(Arc::new(opts));
-    let router = router(service, &[])
+    let app = token_routes(service, &http)
         .nest(FAKE_API_PREFIX, fake.clone().router())
         .nest("/dev/admin", admin_router(admin))
-        .merge(files)
+        .merge(files);
+    let router = with_common_layers(app, cache.metrics().clone(), http.limits)
         .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             header::HeaderName::from_static("x-chathub-dev-mode"),
             HeaderValue::from_static("fake upstream, no authentication"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            allow_ip_hosts,
+            loopback_hosts_only,
         ));
     Ok(DevApp {
         router,
         fake,
         cache,
     })
+}
+
+/// Whether `host` (a `Host` header: name or IP, optional port) is one dev
+/// mode answers: `localhost`, a loopback IP, or with `allow_ip`, any IP.
+pub fn is_allowed_host(host: &str, allow_ip: bool) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, tail)) => (ip, tail.strip_prefix(':')),
+            None => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    match name.parse::<std::net::IpAddr>() {
+        Ok(ip) => allow_ip || ip.is_loopback(),
+        Err(_) => name.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// Refuses requests addressed to any other name (DNS rebinding).
+async fn loopback_hosts_only(
+    State(allow_ip): State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if host.is_some_and(|h| is_allowed_host(h, allow_ip)) {
+        return next.run(request).await;
+    }
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "DEV_HOST_REFUSED",
+        "Dev mode answers only requests to localhost, 127.0.0.1 or [::1] (DNS rebinding protection); open http://127.0.0.1:PORT/ instead.",
+    )
+    .into_response()
 }
 
 type Files = State<Arc<DevOptions>>;
@@ -174,6 +245,7 @@ fn admin_router<S>(admin: Admin) -> Router<S> {
         .route("/state", get(state))
         .route("/fail", post(fail))
         .route("/recover", post(recover))
+        .route("/chaos", post(chaos))
         .route("/token-lifetime", post(token_lifetime))
         .route("/revoke-company-tokens", post(revoke))
         .route("/flush-token-cache", post(flush))
@@ -201,6 +273,7 @@ async fn stats(State(a): State<Admin>) -> Response {
 fn state_json(a: &Admin) -> serde_json::Value {
     json!({
         "fault": a.fake.fault(),
+        "chaos": a.fake.chaos(),
         "tokenLifetimeSeconds": a.fake.token_lifetime().map(|d| d.as_secs()),
         "stats": a.fake.stats(),
     })
@@ -225,8 +298,22 @@ async fn fail(State(a): State<Admin>, body: axum::body::Bytes) -> Response {
     no_store(state_json(&a))
 }
 
+async fn chaos(State(a): State<Admin>, body: axum::body::Bytes) -> Response {
+    let Ok(chaos) = serde_json::from_slice::<Chaos>(&body) else {
+        return bad_request("expected {\"failPercent\":P, \"hangPercent\"?:P, \"hangMs\"?:MS, \"status\"?:503, \"endpoint\"?:NAME}");
+    };
+    if !chaos.is_valid() {
+        return bad_request("percentages must be 0-100 (together at most 100), status 100-599");
+    }
+    tracing::warn!(?chaos, "dev: fake ChatHub fails at random");
+    a.fake.set_chaos(Some(chaos));
+    no_store(state_json(&a))
+}
+
 async fn recover(State(a): State<Admin>) -> Response {
     a.fake.clear_fault();
+    // ChatHub works again: no reason to wait out a backoff window.
+    a.cache.reset_backoff();
     tracing::info!("dev: fake ChatHub recovered");
     no_store(state_json(&a))
 }
@@ -264,4 +351,42 @@ async fn reset(State(a): State<Admin>) -> Response {
     a.fake.reset();
     a.cache.clear();
     no_store(state_json(&a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_allowed_host;
+
+    #[test]
+    fn only_loopback_names_are_allowed_hosts() {
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "LOCALHOST:1",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "127.1.2.3:80",
+            "[::1]",
+            "[::1]:8080",
+        ] {
+            assert!(is_allowed_host(ok, false), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:8080",
+            "localhost:",
+            "localhost:80x",
+            "10.0.0.5:8080",
+            "[::1",
+            "[2001:db8::1]:80",
+            "",
+        ] {
+            assert!(!is_allowed_host(bad, false), "{bad}");
+        }
+        assert!(is_allowed_host("10.0.0.5:8080", true));
+        assert!(is_allowed_host("[2001:db8::1]:80", true));
+        assert!(!is_allowed_host("evil.example", true));
+    }
 }

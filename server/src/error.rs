@@ -1,10 +1,13 @@
 //! What a page sees when it gets no token: a status and `{ "code", "message" }`.
 //! Never a stack trace, never an upstream body.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::cache::TokenError;
 use crate::upstream::UpstreamError;
 
 /// An error answer of the token endpoint.
@@ -18,6 +21,8 @@ pub struct ApiError {
     pub message: String,
     /// `WWW-Authenticate`, for 401.
     pub challenge: Option<&'static str>,
+    /// `Retry-After`, sent in whole seconds (rounded up, at least 1).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -28,8 +33,47 @@ impl ApiError {
             code,
             message: message.into(),
             challenge: None,
+            retry_after: None,
         }
     }
+
+    /// The same error with a `Retry-After`.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+}
+
+impl From<&TokenError> for ApiError {
+    fn from(e: &TokenError) -> Self {
+        match e {
+            TokenError::UnknownOrg => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "UNKNOWN_ORG",
+                "This organisation is not configured.",
+            ),
+            TokenError::Upstream { error, retry_after } => {
+                ApiError::from(error).retry_after(*retry_after)
+            }
+            TokenError::Backoff { retry_after, .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UPSTREAM_BACKOFF",
+                "The chat service failed a moment ago; try again after Retry-After seconds.",
+            )
+            .retry_after(*retry_after),
+        }
+    }
+}
+
+/// `after` in whole seconds, rounded up, at least 1.
+pub fn retry_after_seconds(after: Duration) -> u64 {
+    let whole = after.as_secs();
+    let up = if after.subsec_nanos() > 0 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    };
+    up.max(1)
 }
 
 impl From<&UpstreamError> for ApiError {
@@ -73,6 +117,24 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static(challenge),
             );
         }
+        if let Some(after) = self.retry_after {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_seconds(after)),
+            );
+        }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_at_least_one() {
+        for (ms, s) in [(0, 1), (1, 1), (999, 1), (1000, 1), (1001, 2), (59_500, 60)] {
+            assert_eq!(retry_after_seconds(Duration::from_millis(ms)), s, "{ms} ms");
+        }
     }
 }

@@ -67,6 +67,55 @@ fn one() -> u32 {
     1
 }
 
+/// Random failures for load tests: every matching call fails or hangs with
+/// these odds, until recovered. Applies after a pending [`Fault`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Chaos {
+    /// Percent of calls answered with `status` at once (0 to 100).
+    #[serde(default)]
+    pub fail_percent: f64,
+    /// Percent of calls that hang for `hang_ms`, then answer `status` (0 to 100).
+    #[serde(default)]
+    pub hang_percent: f64,
+    /// How long a hanging call waits.
+    #[serde(default = "default_hang_ms")]
+    pub hang_ms: u64,
+    /// The status of a failed or hung call.
+    #[serde(default = "default_chaos_status")]
+    pub status: u16,
+    /// Only calls to this endpoint (see [`ENDPOINTS`]); by default every
+    /// API call except the widget's own session check.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+fn default_hang_ms() -> u64 {
+    30_000
+}
+
+fn default_chaos_status() -> u16 {
+    503
+}
+
+impl Chaos {
+    /// Whether the odds are in range and the status is an HTTP status.
+    pub fn is_valid(&self) -> bool {
+        let pct = 0.0..=100.0;
+        pct.contains(&self.fail_percent)
+            && pct.contains(&self.hang_percent)
+            && self.fail_percent + self.hang_percent <= 100.0
+            && (100..=599).contains(&self.status)
+    }
+
+    fn matches(&self, endpoint: &str) -> bool {
+        match &self.endpoint {
+            Some(e) => e == endpoint,
+            None => endpoint != "widget_session",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct FakeOrg {
     id: i64,
@@ -87,6 +136,7 @@ struct FakeState {
     operators: Vec<FakeOperator>,
     stats: BTreeMap<&'static str, u64>,
     fault: Option<Fault>,
+    chaos: Option<Chaos>,
     lifetime: Option<Duration>,
     company_generation: u64,
     next_jti: u64,
@@ -162,6 +212,7 @@ impl FakeChatHub {
                 ],
                 stats: ENDPOINTS.iter().map(|e| (*e, 0)).collect(),
                 fault: None,
+                chaos: None,
                 lifetime: None,
                 company_generation: 0,
                 next_jti: 0,
@@ -188,9 +239,21 @@ impl FakeChatHub {
         self.lock().fault.clone()
     }
 
-    /// Removes the pending fault.
+    /// Removes the pending fault and any chaos.
     pub fn clear_fault(&self) {
-        self.lock().fault = None;
+        let mut s = self.lock();
+        s.fault = None;
+        s.chaos = None;
+    }
+
+    /// Makes calls fail or hang at random (`None`, or no odds: stop).
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        self.lock().chaos = chaos.filter(|c| c.fail_percent > 0.0 || c.hang_percent > 0.0);
+    }
+
+    /// The chaos in force, if any.
+    pub fn chaos(&self) -> Option<Chaos> {
+        self.lock().chaos.clone()
     }
 
     /// Caps the lifetime of new operator tokens (`None`: as requested).
@@ -208,10 +271,11 @@ impl FakeChatHub {
         self.lock().company_generation += 1;
     }
 
-    /// Clears faults, the lifetime cap and the stats.
+    /// Clears faults, chaos, the lifetime cap and the stats.
     pub fn reset(&self) {
         let mut s = self.lock();
         s.fault = None;
+        s.chaos = None;
         s.lifetime = None;
         for v in s.stats.values_mut() {
             *v = 0;
@@ -235,7 +299,7 @@ impl FakeChatHub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts the call and applies a pending fault; `Some` is the answer.
+    /// Counts the call and applies a pending fault or chaos; `Some` is the answer.
     async fn enter(&self, endpoint: &'static str) -> Option<Response> {
         let fault = {
             let mut s = self.lock();
@@ -253,7 +317,10 @@ impl FakeChatHub {
                 }
                 Some(this)
             } else {
-                None
+                s.chaos
+                    .as_ref()
+                    .filter(|c| c.matches(endpoint))
+                    .and_then(Self::roll)
             }
         }?;
         if let Some(ms) = fault.delay_ms {
@@ -270,6 +337,26 @@ impl FakeChatHub {
         let status =
             StatusCode::from_u16(fault.status?).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Some(upstream_error(status, "injected failure"))
+    }
+
+    /// This call's fate under `chaos`: fail, hang then fail, or `None` (answer).
+    fn roll(chaos: &Chaos) -> Option<Fault> {
+        let dice = fastrand::f64() * 100.0;
+        let fail = Fault {
+            count: 1,
+            status: Some(chaos.status),
+            ..Fault::default()
+        };
+        if dice < chaos.fail_percent {
+            Some(fail)
+        } else if dice < chaos.fail_percent + chaos.hang_percent {
+            Some(Fault {
+                delay_ms: Some(chaos.hang_ms),
+                ..fail
+            })
+        } else {
+            None
+        }
     }
 
     fn sign(&self, claims: &Claims) -> Option<String> {

@@ -10,7 +10,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::config::{Config, ConfigError, OrgConfig, OrgSelector};
-use crate::upstream::{id_text, unverified_expiry, ChatHubClient, UpstreamError};
+use crate::metrics::Metrics;
+use crate::upstream::{id_text, unverified_expiry, ChatHubClient, Endpoint, UpstreamError};
 
 /// ChatHub's operator status for an active operator.
 pub const OPERATOR_ACTIVE: i64 = 0;
@@ -73,21 +74,39 @@ impl IssuedToken {
 pub struct Issuer {
     client: ChatHubClient,
     config: Arc<Config>,
+    metrics: Metrics,
 }
 
 impl Issuer {
-    /// An issuer for `config`.
+    /// An issuer for `config`, with its own [`Metrics`].
     pub fn new(config: Arc<Config>) -> Result<Self, ConfigError> {
         config.validate()?;
+        let metrics = Metrics::new();
         Ok(Issuer {
-            client: ChatHubClient::new(&config)?,
+            client: ChatHubClient::new(&config, metrics.clone())?,
             config,
+            metrics,
         })
     }
 
     /// The settings in use.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The settings in use, shared.
+    pub fn shared_config(&self) -> Arc<Config> {
+        self.config.clone()
+    }
+
+    /// Closes the company login's backoff window.
+    pub fn reset_backoff(&self) {
+        self.client.reset_backoff();
+    }
+
+    /// The metrics its upstream calls are counted in.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Issues a new, validated operator token for the org with public `key`.
@@ -126,6 +145,10 @@ impl Issuer {
             Some(exp) if exp < asked => exp,
             _ => asked,
         };
+        if expires_at <= OffsetDateTime::now_utc() {
+            // A token that is already dead would only be renewed at once, forever.
+            return Err(UpstreamError::Malformed(Endpoint::OperatorToken));
+        }
         if !self.client.validate_token(&token).await? {
             return Err(UpstreamError::TokenRejected);
         }

@@ -9,16 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderName;
+use axum::Router;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use chathub_token_server::auth::{AllowAll, Authorizer, BearerSecret, ProxyHeader};
 use chathub_token_server::config::{
-    apply_operators, parse_duration, parse_orgs, parse_origins, validate_api_url, DEFAULT_API_URL,
+    apply_operators, parse_duration, parse_orgs, parse_origins, parse_rate, parse_share,
+    validate_api_url, DEFAULT_API_URL,
 };
 use chathub_token_server::dev::{dev_app, DevOptions};
+use chathub_token_server::limits::{HttpOptions, Limits, RateLimit};
 use chathub_token_server::routes::{router, TokenService};
-use chathub_token_server::{shutdown, Config, ConfigError, Issuer, TokenCache};
+use chathub_token_server::{shutdown, Config, ConfigError, Issuer, RenewalPolicy, TokenCache};
 
 /// Hands pages a short-lived ChatHub operator token; company credentials
 /// never leave the server.
@@ -29,6 +32,15 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    /// Log format: text, or json (one JSON object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "CHATHUB_LOG_FORMAT",
+        hide_env_values = true,
+        default_value = "text"
+    )]
+    log_format: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,6 +106,81 @@ struct ServeArgs {
         default_value = "10s"
     )]
     upstream_timeout: String,
+    /// Renew cached tokens in the background once this share of their lifetime has passed.
+    #[arg(
+        long,
+        env = "CHATHUB_REFRESH_AHEAD",
+        hide_env_values = true,
+        default_value = "75%"
+    )]
+    refresh_ahead: String,
+    /// While ChatHub fails, keep serving a cached token while this long (or 10% of its lifetime, if shorter) is left.
+    #[arg(
+        long,
+        env = "CHATHUB_MIN_TOKEN_LEFT",
+        hide_env_values = true,
+        default_value = "60s"
+    )]
+    min_token_left: String,
+    /// After a ChatHub failure, wait this long before the next attempt (doubling per failure).
+    #[arg(
+        long,
+        env = "CHATHUB_BACKOFF_INITIAL",
+        hide_env_values = true,
+        default_value = "1s"
+    )]
+    backoff_initial: String,
+    /// The longest wait between attempts while ChatHub keeps failing.
+    #[arg(
+        long,
+        env = "CHATHUB_BACKOFF_MAX",
+        hide_env_values = true,
+        default_value = "60s"
+    )]
+    backoff_max: String,
+    /// Token requests allowed per client: 10/s, 600/m, 1000/h, or off.
+    #[arg(
+        long,
+        env = "CHATHUB_RATE_LIMIT",
+        hide_env_values = true,
+        default_value = "10/s"
+    )]
+    rate_limit: String,
+    /// Requests a client may make at once before the rate applies.
+    #[arg(
+        long,
+        env = "CHATHUB_RATE_LIMIT_BURST",
+        hide_env_values = true,
+        default_value = "50"
+    )]
+    rate_limit_burst: String,
+    /// Header the trusted reverse proxy sets to the client's address (x-real-ip, x-forwarded-for); default: the peer address.
+    #[arg(long, env = "CHATHUB_CLIENT_IP_HEADER", hide_env_values = true)]
+    client_ip_header: Option<String>,
+    /// Longest request URI, in bytes (then 414).
+    #[arg(
+        long,
+        env = "CHATHUB_MAX_URI_BYTES",
+        hide_env_values = true,
+        default_value = "2048"
+    )]
+    max_uri_bytes: String,
+    /// Largest request header section, in bytes (then 431).
+    #[arg(
+        long,
+        env = "CHATHUB_MAX_HEADER_BYTES",
+        hide_env_values = true,
+        default_value = "16384"
+    )]
+    max_header_bytes: String,
+    /// Longest time to answer a request (then 504).
+    #[arg(
+        long,
+        env = "CHATHUB_REQUEST_TIMEOUT",
+        hide_env_values = true,
+        default_value = "30s"
+    )]
+    request_timeout: String,
     /// Address to listen on.
     #[arg(
         long,
@@ -151,18 +238,38 @@ struct DevArgs {
     /// Time limit for each call to the fake API.
     #[arg(long, default_value = "5s")]
     upstream_timeout: String,
+    /// Token requests allowed per client (10/s, 600/m, ...); off by default in dev mode.
+    #[arg(long, default_value = "off")]
+    rate_limit: String,
+    /// Requests a client may make at once before the rate applies.
+    #[arg(long, default_value = "50")]
+    rate_limit_burst: String,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format.trim() {
+        "text" => logs
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+        "json" => logs.json().with_current_span(false).init(),
+        other => {
+            eprintln!(
+                "{}",
+                ConfigError::new(
+                    "CHATHUB_LOG_FORMAT (--log-format)",
+                    format!("has the unknown format `{other}`"),
+                    "use text or json",
+                )
+            );
+            return ExitCode::from(2);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -278,9 +385,122 @@ fn build_config(args: &ServeArgs) -> Result<Config, ConfigError> {
             "CHATHUB_UPSTREAM_TIMEOUT (--upstream-timeout)",
             &args.upstream_timeout,
         )?,
+        renewal: RenewalPolicy {
+            refresh_ahead: parse_share(
+                "CHATHUB_REFRESH_AHEAD (--refresh-ahead)",
+                &args.refresh_ahead,
+            )?,
+            min_left: parse_duration(
+                "CHATHUB_MIN_TOKEN_LEFT (--min-token-left)",
+                &args.min_token_left,
+            )?,
+            backoff_initial: parse_duration(
+                "CHATHUB_BACKOFF_INITIAL (--backoff-initial)",
+                &args.backoff_initial,
+            )?,
+            backoff_max: parse_duration("CHATHUB_BACKOFF_MAX (--backoff-max)", &args.backoff_max)?,
+        },
     };
     config.validate()?;
     Ok(config)
+}
+
+/// A positive whole number.
+fn parse_count(setting: &str, value: &str) -> Result<u32, ConfigError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            ConfigError::new(
+                setting,
+                format!("is not a positive whole number `{value}`"),
+                "write a number such as 50",
+            )
+        })
+}
+
+/// The rate limit, or `None` when it is `off`.
+fn build_rate_limit(
+    rate: &str,
+    burst: &str,
+    client_ip_header: Option<&str>,
+    names: (&str, &str),
+) -> Result<Option<RateLimit>, ConfigError> {
+    let Some(period) = parse_rate(names.0, rate)? else {
+        return Ok(None);
+    };
+    let client_ip_header = client_ip_header
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            HeaderName::try_from(h).map_err(|_| {
+                ConfigError::new(
+                    "CHATHUB_CLIENT_IP_HEADER (--client-ip-header)",
+                    "is not a valid header name",
+                    "use the header your proxy sets, e.g. x-real-ip or x-forwarded-for",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(Some(RateLimit {
+        period,
+        burst: parse_count(names.1, burst)?,
+        client_ip_header,
+    }))
+}
+
+fn build_http_options(args: &ServeArgs) -> Result<HttpOptions, ConfigError> {
+    let bytes = |setting: &str, value: &str| parse_count(setting, value).map(|n| n as usize);
+    Ok(HttpOptions {
+        allowed_origins: parse_origins(&args.allowed_origins)?,
+        rate_limit: build_rate_limit(
+            &args.rate_limit,
+            &args.rate_limit_burst,
+            args.client_ip_header.as_deref(),
+            (
+                "CHATHUB_RATE_LIMIT (--rate-limit)",
+                "CHATHUB_RATE_LIMIT_BURST (--rate-limit-burst)",
+            ),
+        )?,
+        limits: Limits {
+            max_uri_bytes: bytes(
+                "CHATHUB_MAX_URI_BYTES (--max-uri-bytes)",
+                &args.max_uri_bytes,
+            )?,
+            max_header_bytes: bytes(
+                "CHATHUB_MAX_HEADER_BYTES (--max-header-bytes)",
+                &args.max_header_bytes,
+            )?,
+            request_timeout: parse_duration(
+                "CHATHUB_REQUEST_TIMEOUT (--request-timeout)",
+                &args.request_timeout,
+            )
+            .and_then(|d| {
+                if d.is_zero() {
+                    Err(ConfigError::new(
+                        "CHATHUB_REQUEST_TIMEOUT (--request-timeout)",
+                        "is zero",
+                        "use a duration such as 30s",
+                    ))
+                } else {
+                    Ok(d)
+                }
+            })?,
+        },
+    })
+}
+
+/// Serves `app` with each request's peer address (for the rate limit).
+async fn serve(listener: tokio::net::TcpListener, app: Router) -> Result<(), StartError> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown::signal())
+    .await
+    .map_err(StartError::Serve)
 }
 
 fn build_authorizer(args: &ServeArgs) -> Result<Arc<dyn Authorizer>, ConfigError> {
@@ -326,7 +546,7 @@ fn build_authorizer(args: &ServeArgs) -> Result<Arc<dyn Authorizer>, ConfigError
 async fn run_serve(args: ServeArgs) -> Result<(), StartError> {
     let config = build_config(&args)?;
     let authorizer = build_authorizer(&args)?;
-    let origins = parse_origins(&args.allowed_origins)?;
+    let http = build_http_options(&args)?;
     let addr: SocketAddr = args.bind.trim().parse().map_err(|_| {
         ConfigError::new(
             "CHATHUB_BIND (--bind)",
@@ -337,7 +557,7 @@ async fn run_serve(args: ServeArgs) -> Result<(), StartError> {
     let auth_name = authorizer.name();
     let orgs: Vec<String> = config.orgs.keys().cloned().collect();
     let cache = TokenCache::new(Issuer::new(Arc::new(config))?);
-    let app = router(TokenService { cache, authorizer }, &origins)
+    let app = router(TokenService { cache, authorizer }, &http)
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -346,11 +566,22 @@ async fn run_serve(args: ServeArgs) -> Result<(), StartError> {
             source,
         })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
-    tracing::info!(%addr, auth = auth_name, orgs = ?orgs, origins = ?origins, "chathub-token-server listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown::signal())
-        .await
-        .map_err(StartError::Serve)
+    tracing::info!(%addr, auth = auth_name, orgs = ?orgs, origins = ?http.allowed_origins, "chathub-token-server listening");
+    match &http.rate_limit {
+        None => tracing::warn!("no rate limit on the token endpoint (CHATHUB_RATE_LIMIT=off)"),
+        Some(limit) => {
+            tracing::info!(
+                every_ms = u64::try_from(limit.period.as_millis()).unwrap_or(u64::MAX),
+                burst = limit.burst,
+                client_ip_header = limit.client_ip_header.as_ref().map(|h| h.as_str()),
+                "rate limit per client on the token endpoint"
+            );
+            if limit.client_ip_header.is_none() {
+                tracing::warn!("the rate limit keys on the peer address: behind a reverse proxy every visitor shares one budget; set CHATHUB_CLIENT_IP_HEADER to the header the proxy sets");
+            }
+        }
+    }
+    serve(listener, app).await
 }
 
 async fn run_dev(args: DevArgs) -> Result<(), StartError> {
@@ -369,6 +600,13 @@ async fn run_dev(args: DevArgs) -> Result<(), StartError> {
         token_ttl: parse_duration("--token-ttl", &args.token_ttl)?,
         upstream_timeout: parse_duration("--upstream-timeout", &args.upstream_timeout)?,
         refresh_margin: Duration::from_secs(5 * 60),
+        rate_limit: build_rate_limit(
+            &args.rate_limit,
+            &args.rate_limit_burst,
+            None,
+            ("--rate-limit", "--rate-limit-burst"),
+        )?,
+        allow_ip_hosts: args.allow_non_loopback,
     };
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -396,8 +634,5 @@ async fn run_dev(args: DevArgs) -> Result<(), StartError> {
         "demo at {}/",
         format!("http://{}", SocketAddr::new(args.host, port))
     );
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown::signal())
-        .await
-        .map_err(StartError::Serve)
+    serve(listener, app.router).await
 }

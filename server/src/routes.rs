@@ -1,24 +1,32 @@
-//! The HTTP surface: `GET /api/chathub/token[?org=KEY]` and `GET /healthz`,
-//! with CORS for the configured origins only.
+//! The HTTP surface: `GET /api/chathub/token[?org=KEY]`, `GET /healthz` and
+//! `GET /metrics`, with CORS for the configured origins only, a per-client
+//! rate limit on the token endpoint, size and time limits, a request count
+//! by route and status, and `X-Content-Type-Options: nosniff` on every answer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::Authorizer;
 use crate::cache::TokenCache;
 use crate::config::is_valid_key;
-use crate::error::ApiError;
+use crate::error::{retry_after_seconds, ApiError};
+use crate::limits::{self, HttpOptions, Limits};
+use crate::metrics::{self as prom, Metrics};
 
 /// The path of the token endpoint.
 pub const TOKEN_PATH: &str = "/api/chathub/token";
+/// The path of the Prometheus metrics.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// What the token endpoint needs.
 #[derive(Clone)]
@@ -37,34 +45,98 @@ impl std::fmt::Debug for TokenService {
     }
 }
 
-/// The token endpoint and `/healthz`. `allowed_origins` are exact origins
+/// The token endpoint, `/healthz` and `/metrics`, with the common layers
+/// ([`with_common_layers`]). `options.allowed_origins` are exact origins
 /// (`https://shop.example.com`); with none, no CORS headers are sent and
 /// only same-origin pages can read the answer.
-pub fn router(service: TokenService, allowed_origins: &[String]) -> Router {
+pub fn router(service: TokenService, options: &HttpOptions) -> Router {
+    let metrics = service.cache.metrics().clone();
+    with_common_layers(token_routes(service, options), metrics, options.limits)
+}
+
+/// The same routes without the common layers, to merge into a larger
+/// router that gets them once ([`with_common_layers`]).
+pub fn token_routes(service: TokenService, options: &HttpOptions) -> Router {
+    let metrics = service.cache.metrics().clone();
     let mut token = Router::new()
         .route(TOKEN_PATH, get(token_handler))
-        .with_state(service);
-    let origins: Vec<HeaderValue> = allowed_origins
+        .with_state(service.clone());
+    if let Some(limit) = &options.rate_limit {
+        token = limits::rate_limited(token, limit, metrics);
+    }
+    let origins: Vec<HeaderValue> = options
+        .allowed_origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
     if !origins.is_empty() {
+        // Outside the rate limit, so a 429 can be read cross-origin too.
         token = token.layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::GET])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                // The loader reads the server's clock and the backoff hint.
+                .expose_headers([header::DATE, header::RETRY_AFTER])
                 .allow_credentials(true)
                 .max_age(Duration::from_secs(600)),
         );
     }
-    Router::new().route("/healthz", get(healthz)).merge(token)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(METRICS_PATH, get(metrics_handler).with_state(service.cache))
+        .merge(token)
+}
+
+/// Size and time limits, the request count by route and status, and
+/// `X-Content-Type-Options: nosniff`, around everything in `router`.
+pub fn with_common_layers(router: Router, metrics: Metrics, limits: Limits) -> Router {
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::enforce,
+        ))
+        .layer(axum::middleware::from_fn_with_state(metrics, count_request))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+/// The `route` label: the known routes by name, everything else as `other`
+/// (so clients cannot grow the label set).
+fn route_label(path: &str) -> &'static str {
+    match path {
+        TOKEN_PATH => TOKEN_PATH,
+        "/healthz" => "/healthz",
+        METRICS_PATH => METRICS_PATH,
+        _ => "other",
+    }
+}
+
+async fn count_request(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let route = route_label(request.uri().path());
+    let response = next.run(request).await;
+    metrics.http_request(route, response.status().as_u16());
+    response
 }
 
 async fn healthz() -> Response {
     (
         [(header::CACHE_CONTROL, "no-store")],
         Json(serde_json::json!({ "status": "ok" })),
+    )
+        .into_response()
+}
+
+async fn metrics_handler(State(cache): State<TokenCache>) -> Response {
+    cache.update_gauges();
+    (
+        [
+            (header::CONTENT_TYPE, prom::CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        cache.metrics().render(),
     )
         .into_response()
 }
@@ -97,10 +169,10 @@ async fn token_handler(State(service): State<TokenService>, request: Request) ->
         )
         .into_response();
     };
-    let config = service.cache.issuer().config();
+    let config = service.cache.config();
     let key = match query.org.as_deref().map(str::trim) {
-        None | Some("") => config.default_org.clone(),
-        Some(org) if is_valid_key(org) && config.org(org).is_some() => org.to_owned(),
+        None | Some("") => config.default_org.as_str(),
+        Some(org) if is_valid_key(org) && config.org(org).is_some() => org,
         Some(_) => {
             return ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -110,20 +182,30 @@ async fn token_handler(State(service): State<TokenService>, request: Request) ->
             .into_response()
         }
     };
-    match service.cache.get(&key).await {
-        Ok(issued) => {
-            tracing::debug!(org = %key, principal = %principal.0, "token served");
-            (
+    match service.cache.get(key).await {
+        Ok(served) => {
+            tracing::debug!(org = %key, principal = %principal.0, stale = served.retry_after.is_some(), "token served");
+            let mut response = (
                 [
                     (header::CACHE_CONTROL, "no-store"),
                     (header::CONTENT_TYPE, "application/json"),
                 ],
-                issued.response_body(),
+                served.token.response_body(),
             )
-                .into_response()
+                .into_response();
+            if let Some(after) = served.retry_after {
+                // Past its renewal point and renewal has not succeeded yet:
+                // asking again before this gives the same token.
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_seconds(after)),
+                );
+            }
+            response
         }
         Err(e) => {
-            tracing::warn!(org = %key, error = %e, "no token for the page");
+            // The cache logs each failed upstream attempt once; per request is debug.
+            tracing::debug!(org = %key, error = %e, "no token for the page");
             ApiError::from(&e).into_response()
         }
     }

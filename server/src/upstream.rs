@@ -12,8 +12,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
+use tokio::time::Instant;
 
+use crate::backoff::Backoff;
 use crate::config::{Config, ConfigError};
+use crate::metrics::Metrics;
 
 /// Upstream answers larger than this are refused.
 const MAX_BODY: usize = 1024 * 1024;
@@ -137,18 +140,45 @@ pub struct ChatHubClient {
     base: String,
     login: String,
     password: SecretString,
+    /// Held across a login, so concurrent requests share it.
     company: tokio::sync::Mutex<Option<CompanyToken>>,
+    /// After a failed login, the next one waits for the window like any
+    /// other upstream attempt.
+    login_backoff: std::sync::Mutex<LoginBackoff>,
+    metrics: Metrics,
 }
 
-/// The cached company login.
+struct LoginBackoff {
+    backoff: Backoff,
+    last_error: Option<UpstreamError>,
+}
+
+/// A company token.
 struct CompanyToken {
     token: SecretString,
     /// Its `exp`, when the JWT has one.
     expires_at: Option<OffsetDateTime>,
 }
 
+impl CompanyToken {
+    /// Due for a new login: within a minute of its `exp` (or past it).
+    fn expiring(&self, now: OffsetDateTime) -> bool {
+        // `exp` comes from upstream: near the edge of the calendar the
+        // subtraction has no answer, and then the token counts as expiring.
+        self.expires_at.is_some_and(|exp| {
+            exp.checked_sub(COMPANY_RENEW_AHEAD)
+                .is_none_or(|renew_at| renew_at <= now)
+        })
+    }
+
+    /// Still accepted by ChatHub as far as we know (its `exp` is ahead).
+    fn valid(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_none_or(|exp| exp > now)
+    }
+}
+
 /// Log in again this long before the company token's `exp`.
-const COMPANY_RENEW_AHEAD: Duration = Duration::from_secs(60);
+const COMPANY_RENEW_AHEAD: time::Duration = time::Duration::seconds(60);
 
 impl std::fmt::Debug for ChatHubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,8 +190,8 @@ impl std::fmt::Debug for ChatHubClient {
 }
 
 impl ChatHubClient {
-    /// A client for the account in `config`.
-    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+    /// A client for the account in `config`, counting its calls in `metrics`.
+    pub fn new(config: &Config, metrics: Metrics) -> Result<Self, ConfigError> {
         let http = reqwest::Client::builder()
             .timeout(config.upstream_timeout)
             .connect_timeout(config.upstream_timeout.min(Duration::from_secs(5)))
@@ -180,6 +210,11 @@ impl ChatHubClient {
             login: config.login.clone(),
             password: config.password.clone(),
             company: tokio::sync::Mutex::new(None),
+            login_backoff: std::sync::Mutex::new(LoginBackoff {
+                backoff: Backoff::new(config.renewal.backoff_initial, config.renewal.backoff_max),
+                last_error: None,
+            }),
+            metrics,
         })
     }
 
@@ -255,7 +290,7 @@ impl ChatHubClient {
             if let Some(body) = &body {
                 req = req.json(body);
             }
-            let resp = send(endpoint, req).await?;
+            let resp = self.send(endpoint, req).await?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
                 tracing::info!(
                     endpoint = endpoint.name(),
@@ -273,23 +308,74 @@ impl ChatHubClient {
     }
 
     /// The cached company token; `refused` is a token ChatHub just refused,
-    /// replaced unless another request already did.
+    /// replaced unless another request already did. A new login is made at
+    /// most once per backoff window; meanwhile a token that is merely close
+    /// to its `exp` is still used.
     async fn company_token(
         &self,
         refused: Option<&SecretString>,
     ) -> Result<SecretString, UpstreamError> {
         let mut cached = self.company.lock().await;
+        let now = OffsetDateTime::now_utc();
+        let mut usable = None;
         if let Some(current) = cached.as_ref() {
             let refused_now =
                 refused.is_some_and(|r| r.expose_secret() == current.token.expose_secret());
-            let expiring = current
-                .expires_at
-                .is_some_and(|exp| exp - COMPANY_RENEW_AHEAD <= OffsetDateTime::now_utc());
-            if !refused_now && !expiring {
+            if !refused_now && !current.expiring(now) {
                 return Ok(current.token.clone());
             }
+            if !refused_now && current.valid(now) {
+                usable = Some(current.token.clone());
+            }
         }
-        *cached = None;
+        if let Some(last) = self.login_backoff_error() {
+            return usable.ok_or(last);
+        }
+        match self.log_in().await {
+            Ok(token) => {
+                tracing::info!("logged in to ChatHub");
+                let mut login = lock(&self.login_backoff);
+                login.backoff.succeed();
+                login.last_error = None;
+                *cached = Some(CompanyToken {
+                    token: token.clone(),
+                    expires_at: unverified_expiry(&token),
+                });
+                Ok(token)
+            }
+            Err(error) => {
+                let mut login = lock(&self.login_backoff);
+                login.backoff.fail(Instant::now());
+                login.last_error = Some(error.clone());
+                if usable.is_none() {
+                    *cached = None;
+                }
+                usable.ok_or(error)
+            }
+        }
+    }
+
+    /// The last login error while its backoff window is open.
+    fn login_backoff_error(&self) -> Option<UpstreamError> {
+        let login = lock(&self.login_backoff);
+        login.backoff.remaining(Instant::now())?;
+        Some(
+            login
+                .last_error
+                .clone()
+                .unwrap_or(UpstreamError::LoginRejected),
+        )
+    }
+
+    /// Closes the login's backoff window (ChatHub is known to work again).
+    pub fn reset_backoff(&self) {
+        let mut login = lock(&self.login_backoff);
+        login.backoff.succeed();
+        login.last_error = None;
+    }
+
+    /// `POST /api/company/get-token`.
+    async fn log_in(&self) -> Result<SecretString, UpstreamError> {
         let body = serde_json::json!({
             "login": self.login,
             "password": self.password.expose_secret(),
@@ -298,27 +384,31 @@ impl ChatHubClient {
             .http
             .post(format!("{}{}", self.base, Endpoint::CompanyToken.path()))
             .json(&body);
-        let resp = send(Endpoint::CompanyToken, req).await?;
+        let resp = self.send(Endpoint::CompanyToken, req).await?;
         if matches!(resp.status().as_u16(), 400 | 401 | 403) {
             return Err(UpstreamError::LoginRejected);
         }
         let answer = read_ok(Endpoint::CompanyToken, resp).await?;
-        let token =
-            token_from_body(&answer).ok_or(UpstreamError::Malformed(Endpoint::CompanyToken))?;
-        tracing::info!("logged in to ChatHub");
-        *cached = Some(CompanyToken {
-            token: token.clone(),
-            expires_at: unverified_expiry(&token),
-        });
-        Ok(token)
+        token_from_body(&answer).ok_or(UpstreamError::Malformed(Endpoint::CompanyToken))
     }
-}
 
-async fn send(
-    endpoint: Endpoint,
-    req: reqwest::RequestBuilder,
-) -> Result<reqwest::Response, UpstreamError> {
-    req.send().await.map_err(|e| classify(endpoint, &e))
+    /// Sends one call and counts it by step and result.
+    async fn send(
+        &self,
+        endpoint: Endpoint,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let result = req.send().await.map_err(|e| classify(endpoint, &e));
+        let label = match &result {
+            Ok(resp) if resp.status().is_success() => "ok",
+            Ok(resp) if resp.status().is_client_error() => "http_4xx",
+            Ok(_) => "http_5xx",
+            Err(UpstreamError::Timeout(_)) => "timeout",
+            Err(_) => "unreachable",
+        };
+        self.metrics.upstream_call(endpoint.name(), label);
+        result
+    }
 }
 
 fn classify(endpoint: Endpoint, e: &reqwest::Error) -> UpstreamError {
@@ -353,6 +443,10 @@ async fn read_ok(endpoint: Endpoint, resp: reqwest::Response) -> Result<Vec<u8>,
         return Err(UpstreamError::Malformed(endpoint));
     }
     Ok(bytes.to_vec())
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A token answer: a JSON string, an object with `token`, or the bare JWT.

@@ -103,6 +103,39 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
             ],
             "CHATHUB_PASSWORD_FILE",
         ),
+        (
+            &[("CHATHUB_RATE_LIMIT", Some("fast"))],
+            "CHATHUB_RATE_LIMIT",
+        ),
+        (
+            &[("CHATHUB_RATE_LIMIT_BURST", Some("0"))],
+            "CHATHUB_RATE_LIMIT_BURST",
+        ),
+        (
+            &[("CHATHUB_CLIENT_IP_HEADER", Some("not a header"))],
+            "CHATHUB_CLIENT_IP_HEADER",
+        ),
+        (
+            &[("CHATHUB_REFRESH_AHEAD", Some("99%"))],
+            "CHATHUB_REFRESH_AHEAD",
+        ),
+        (
+            &[("CHATHUB_MIN_TOKEN_LEFT", Some("soon"))],
+            "CHATHUB_MIN_TOKEN_LEFT",
+        ),
+        (
+            &[("CHATHUB_BACKOFF_MAX", Some("10ms"))],
+            "CHATHUB_BACKOFF_MAX",
+        ),
+        (
+            &[("CHATHUB_MAX_URI_BYTES", Some("0"))],
+            "CHATHUB_MAX_URI_BYTES",
+        ),
+        (
+            &[("CHATHUB_REQUEST_TIMEOUT", Some("0s"))],
+            "CHATHUB_REQUEST_TIMEOUT",
+        ),
+        (&[("CHATHUB_LOG_FORMAT", Some("xml"))], "CHATHUB_LOG_FORMAT"),
     ];
     for (change, setting) in cases {
         let stderr = startup_error(change);
@@ -158,8 +191,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_secret_reaches_the_logs_and_sigterm_stops_the_service() {
+/// What the binary did in [`run_service`].
+struct Run {
+    /// Everything it wrote to stdout and stderr.
+    logs: String,
+    /// The operator tokens it handed out.
+    tokens: Vec<String>,
+    /// Its `/metrics` at the end.
+    metrics: String,
+}
+
+/// Runs the service with `args` through the flow, a refused request, a
+/// company re-login and an upstream failure, scrapes `/metrics`, then stops
+/// it with SIGTERM (which must exit 0).
+async fn run_service(args: &[&str]) -> Run {
     let fake = std::sync::Arc::new(FakeChatHub::with_credentials("acme", PASSWORD));
     let api = serve(fake.clone().router()).await;
     let port = free_port();
@@ -179,7 +224,7 @@ async fn no_secret_reaches_the_logs_and_sigterm_stops_the_service() {
         ("CHATHUB_UPSTREAM_TIMEOUT", "1s"),
         ("RUST_LOG", "debug"),
     ]);
-    let mut child = cmd(&[], &vars)
+    let mut child = cmd(args, &vars)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -231,6 +276,14 @@ async fn no_secret_reaches_the_logs_and_sigterm_stops_the_service() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 502);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
 
     // SIGTERM: a graceful stop with exit code 0.
     let killed = Command::new("kill")
@@ -261,28 +314,72 @@ async fn no_secret_reaches_the_logs_and_sigterm_stops_the_service() {
         .unwrap()
         .read_to_string(&mut logs)
         .unwrap();
+    Run {
+        logs,
+        tokens,
+        metrics,
+    }
+}
+
+/// None of the run's tokens, nor a secret, appears in `text`.
+fn assert_no_secret(what: &str, text: &str, tokens: &[String]) {
     assert!(
-        logs.contains("logging in again"),
-        "the re-login was not logged: {logs}"
+        !text.contains(PASSWORD),
+        "the company password is in {what}"
+    );
+    assert!(!text.contains(BEARER), "the bearer secret is in {what}");
+    assert!(!text.contains("wrong"), "a client credential is in {what}");
+    for t in tokens {
+        assert!(!text.contains(t.as_str()), "an operator token is in {what}");
+        let signature = t.rsplit('.').next().unwrap_or_default();
+        assert!(!text.contains(signature), "a token signature is in {what}");
+    }
+    assert!(!text.contains("eyJ"), "a JWT is in {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_logs_or_metrics_and_sigterm_stops_the_service() {
+    let run = run_service(&[]).await;
+    assert!(
+        run.logs.contains("logging in again"),
+        "the re-login was not logged: {}",
+        run.logs
     );
     assert!(
-        logs.contains("HTTP 500"),
+        run.logs.contains("HTTP 500"),
         "the upstream failure was not logged"
     );
-    assert!(
-        !logs.contains(PASSWORD),
-        "the company password is in the logs"
-    );
-    assert!(!logs.contains(BEARER), "the bearer secret is in the logs");
-    assert!(
-        !logs.contains("wrong"),
-        "a client credential is in the logs"
-    );
-    for t in &tokens {
+    assert!(run
+        .metrics
+        .contains("chathub_http_requests_total{route=\"/api/chathub/token\",status=\"401\"} 1"));
+    assert_no_secret("the logs", &run.logs, &run.tokens);
+    assert_no_secret("/metrics", &run.metrics, &run.tokens);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_without_secrets() {
+    let run = run_service(&["--log-format", "json"]).await;
+    let mut messages = Vec::new();
+    for line in run.logs.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
         assert!(
-            !logs.contains(t.as_str()),
-            "an operator token is in the logs"
+            entry["timestamp"].is_string() && entry["level"].is_string(),
+            "{line}"
+        );
+        if let Some(m) = entry["fields"]["message"].as_str() {
+            messages.push(m.to_owned());
+        }
+    }
+    for expected in [
+        "chathub-token-server listening",
+        "company token refused; logging in again",
+        "no new operator token from ChatHub",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "no {expected:?} in {messages:?}"
         );
     }
-    assert!(!logs.contains("eyJ"), "a JWT is in the logs");
+    assert_no_secret("the JSON logs", &run.logs, &run.tokens);
 }

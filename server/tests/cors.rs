@@ -92,3 +92,66 @@ async fn without_configured_origins_there_is_no_cors() {
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn the_token_answer_exposes_date_and_retry_after_and_varies_on_origin() {
+    let service = service(&[ALLOWED.to_owned()]).await;
+    let resp = client()
+        .get(service.token_url())
+        .header("origin", ALLOWED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let headers = resp.headers();
+    let exposed = headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for name in ["date", "retry-after"] {
+        assert!(exposed.contains(name), "{name} not exposed: {exposed}");
+    }
+    assert!(headers.contains_key("date"));
+    let vary: Vec<String> = headers
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_lowercase())
+        .collect();
+    assert!(
+        vary.iter()
+            .any(|v| v.split(',').any(|h| h.trim() == "origin")),
+        "{vary:?}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn a_rate_limited_answer_is_readable_cross_origin() {
+    use chathub_token_server::limits::{HttpOptions, RateLimit};
+    let (_fake, api) = start_fake().await;
+    let options = HttpOptions {
+        allowed_origins: vec![ALLOWED.to_owned()],
+        rate_limit: Some(RateLimit {
+            period: std::time::Duration::from_secs(3600),
+            burst: 1,
+            client_ip_header: None,
+        }),
+        ..HttpOptions::default()
+    };
+    let service = start_service_with_options(config(&api), Arc::new(AllowAll), &options).await;
+    let get = || {
+        client()
+            .get(service.token_url())
+            .header("origin", ALLOWED)
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+    let refused = get().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["access-control-allow-origin"], ALLOWED);
+    assert!(refused.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase()
+        .contains("retry-after"));
+}

@@ -167,3 +167,100 @@ async fn the_token_endpoint_uses_the_in_process_fake_and_admin_knobs_steer_it() 
     let stats: serde_json::Value = http.get(format!("{url}/dev/admin/stats")).send_json().await;
     assert_eq!(stats["get_token"], 0);
 }
+
+#[tokio::test]
+async fn dev_mode_answers_only_requests_addressed_to_a_loopback_name() {
+    let url = start_dev("hosts").await;
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    let http = client();
+    let with_host =
+        |path: &str, host: String| http.get(format!("{url}{path}")).header("host", host).send();
+    // A page on another site whose DNS name points at 127.0.0.1 (DNS
+    // rebinding) reaches the same socket with its own name as Host.
+    for path in [
+        "/dev/admin/stats",
+        "/api/chathub/token",
+        "/",
+        "/fake-chathub/api/company/organization",
+    ] {
+        for host in [
+            format!("evil.example:{port}"),
+            "evil.example".into(),
+            format!("127.0.0.1.nip.io:{port}"),
+        ] {
+            let resp = with_host(path, host.clone()).await.unwrap();
+            assert_eq!(resp.status(), 403, "{path} for {host}");
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(body["code"], "DEV_HOST_REFUSED");
+            assert!(body["message"].as_str().unwrap().contains("127.0.0.1"));
+        }
+    }
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "localhost".into(),
+        format!("[::1]:{port}"),
+    ] {
+        let resp = with_host("/dev/admin/stats", host.clone()).await.unwrap();
+        assert_eq!(resp.status(), 200, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn the_chaos_knob_fails_a_share_of_calls_until_recovered() {
+    let url = start_dev("chaos").await;
+    let http = client();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{url}/dev/admin/{path}"))
+            .json(&body)
+            .send()
+    };
+    let state: serde_json::Value = post("chaos", json!({ "failPercent": 100 }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["chaos"]["failPercent"], 100.0);
+    assert_eq!(state["chaos"]["status"], 503);
+    let organizations = format!("{url}/fake-chathub/api/company/organization");
+    assert_eq!(http.get(&organizations).send().await.unwrap().status(), 503);
+    let token_url = format!("{url}/api/chathub/token");
+    assert_eq!(get_token(&token_url).await.0, 502);
+    assert_eq!(
+        get_token(&token_url).await.0,
+        503,
+        "no backoff after a failure"
+    );
+    // The widget's own session check is never broken by chaos.
+    let session = http
+        .get(format!("{url}/fake-chathub/api/widget/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), 401);
+
+    for bad in [
+        json!({ "failPercent": 101 }),
+        json!({ "failPercent": 60, "hangPercent": 50 }),
+        json!({ "failPercent": 10, "status": 42 }),
+        json!({ "failPercent": "many" }),
+    ] {
+        assert_eq!(
+            post("chaos", bad.clone()).await.unwrap().status(),
+            400,
+            "{bad}"
+        );
+    }
+
+    let state: serde_json::Value = post("recover", json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(state["chaos"].is_null());
+    // Recover also ends the token endpoint's backoff: the next request works.
+    let (status, _) = get_token(&token_url).await;
+    assert_eq!(status, 200);
+}

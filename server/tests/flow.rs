@@ -120,7 +120,7 @@ async fn caches_tokens_per_org() {
 }
 
 #[tokio::test]
-async fn renews_a_token_before_it_expires() {
+async fn renews_a_token_in_the_background_before_it_expires() {
     let (fake, _api, service) = start().await;
     fake.set_token_lifetime(Some(Duration::from_secs(4)));
     let (_, a) = get_token(&service.token_url()).await;
@@ -132,8 +132,17 @@ async fn renews_a_token_before_it_expires() {
 
     let (_, same) = get_token(&service.token_url()).await;
     assert_eq!(a["token"], same["token"]);
-    // Past half its lifetime the token is renewed, before it expires.
-    tokio::time::sleep(Duration::from_millis(2600)).await;
+    // The renewal gets an hour token, so there is exactly one.
+    fake.set_token_lifetime(None);
+    // Past its renewal point the token is renewed with no request asking.
+    wait_for("the background renewal", || {
+        count(&fake, "validate_token") == 2
+    })
+    .await;
+    assert!(
+        OffsetDateTime::now_utc() < exp,
+        "renewed only after the token expired"
+    );
     let (status, b) = get_token(&service.token_url()).await;
     assert_eq!(status, 200);
     assert_ne!(a["token"], b["token"]);
@@ -165,19 +174,29 @@ async fn single_flight_100_concurrent_requests_make_one_get_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn single_flight_shares_a_failure_and_the_next_request_retries() {
+async fn single_flight_shares_a_failure_and_the_next_attempt_waits_for_the_backoff() {
     let (fake, _api, service) = start().await;
     fake.set_fault(fault(Some("get_token"), Some(503), Some(200), false, 1));
     let url = service.token_url();
-    let statuses = futures::future::join_all((0..20).map(|_| {
+    let answers = futures::future::join_all((0..20).map(|_| {
         let url = url.clone();
-        async move { get_token(&url).await.0 }
+        async move { get_token(&url).await }
     }))
     .await;
-    assert!(statuses.iter().all(|s| *s == 502), "{statuses:?}");
+    // Those that waited for the flight share its 502; any that came after
+    // it failed get 503 at once, inside the backoff window.
+    assert!(answers.iter().any(|(s, _)| *s == 502), "{answers:?}");
+    for (status, body) in &answers {
+        let code = match status {
+            502 => "UPSTREAM_ERROR",
+            503 => "UPSTREAM_BACKOFF",
+            _ => panic!("unexpected {status} {body}"),
+        };
+        assert_eq!(body["code"], code);
+    }
     assert_eq!(count(&fake, "get_token"), 1);
-    // A failure is not cached.
-    assert_eq!(get_token(&url).await.0, 200);
+    // A failure is not cached: once the window has passed, one new attempt.
+    token_once_allowed(&url).await;
     assert_eq!(count(&fake, "get_token"), 2);
 }
 
@@ -238,8 +257,8 @@ async fn an_upstream_5xx_becomes_502_without_the_upstream_body() {
         assert_eq!(body["code"], "UPSTREAM_ERROR", "{endpoint}");
         assert_clean_error(&body);
     }
-    // And it works again once ChatHub does.
-    assert_eq!(get_token(&service.token_url()).await.0, 200);
+    // And it works again once ChatHub does (after the backoff window).
+    token_once_allowed(&service.token_url()).await;
 }
 
 #[tokio::test]
@@ -290,15 +309,26 @@ async fn healthz_answers_without_upstream_calls() {
 }
 
 #[tokio::test]
-async fn renews_once_a_quarter_of_the_lifetime_is_left_even_with_a_small_margin() {
+async fn renews_while_a_quarter_of_the_lifetime_is_left_even_with_a_small_margin() {
     let (fake, api) = start_fake().await;
     let mut cfg = config(&api);
     cfg.refresh_margin = Duration::ZERO;
     let service = start_service_with(cfg, Arc::new(AllowAll), &[]).await;
-    fake.set_token_lifetime(Some(Duration::from_secs(4)));
+    fake.set_token_lifetime(Some(Duration::from_secs(12)));
     let (_, a) = get_token(&service.token_url()).await;
-    tokio::time::sleep(Duration::from_millis(3300)).await;
-    // A page refreshing 20 % before expiry must get a new token.
+    let exp = OffsetDateTime::parse(a["expiresAt"].as_str().unwrap(), &Rfc3339).unwrap();
+    fake.set_token_lifetime(None);
+    wait_for("the background renewal", || {
+        count(&fake, "validate_token") == 2
+    })
+    .await;
+    // A page refreshing 20 % before expiry must then get a new token: the
+    // renewal is planned before the last quarter (3.6 s or more before
+    // expiry here) and done well before the page's 2.4 s.
+    assert!(
+        OffsetDateTime::now_utc() < exp - time::Duration::milliseconds(2400),
+        "renewed too late with a zero margin"
+    );
     let (_, b) = get_token(&service.token_url()).await;
     assert_ne!(a["token"], b["token"]);
 }

@@ -8,17 +8,20 @@ use axum::Router;
 use chathub_token_server::auth::{AllowAll, Authorizer};
 use chathub_token_server::config::parse_orgs;
 use chathub_token_server::fake_api::{FakeChatHub, DEV_LOGIN, DEV_PASSWORD};
+use chathub_token_server::limits::HttpOptions;
 use chathub_token_server::routes::{router, TokenService};
-use chathub_token_server::{Config, Issuer, TokenCache};
+use chathub_token_server::{Config, Issuer, RenewalPolicy, TokenCache};
 use secrecy::SecretString;
 
-/// Serves `app` on 127.0.0.1:0; returns its base URL.
+/// Serves `app` on 127.0.0.1:0, with each request's peer address (as the
+/// binary does); returns its base URL.
 pub async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app).await.expect("serve");
     });
     format!("http://{addr}")
@@ -43,6 +46,7 @@ pub fn config(api_url: &str) -> Config {
         token_ttl: Duration::from_secs(3600),
         refresh_margin: Duration::from_secs(300),
         upstream_timeout: Duration::from_secs(2),
+        renewal: RenewalPolicy::default(),
     }
 }
 
@@ -64,13 +68,26 @@ pub async fn start_service_with(
     authorizer: Arc<dyn Authorizer>,
     origins: &[String],
 ) -> Service {
+    let options = HttpOptions {
+        allowed_origins: origins.to_vec(),
+        ..HttpOptions::default()
+    };
+    start_service_with_options(config, authorizer, &options).await
+}
+
+/// Starts the token service with `config`, `authorizer` and HTTP `options`.
+pub async fn start_service_with_options(
+    config: Config,
+    authorizer: Arc<dyn Authorizer>,
+    options: &HttpOptions,
+) -> Service {
     let cache = TokenCache::new(Issuer::new(Arc::new(config)).expect("valid config"));
     let app = router(
         TokenService {
             cache: cache.clone(),
             authorizer,
         },
-        origins,
+        options,
     );
     Service {
         url: serve(app).await,
@@ -100,6 +117,36 @@ pub fn count(fake: &FakeChatHub, endpoint: &str) -> u64 {
 /// The sum of all the fake's call counts.
 pub fn total_calls(fake: &FakeChatHub) -> u64 {
     fake.stats().values().sum()
+}
+
+/// Polls `condition` every 20 ms until it holds; panics naming `what`
+/// after a generous deadline (a loaded machine is slow, not wrong).
+pub async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// GETs `url` until it answers 200 (inside a backoff window it answers 503
+/// at once); returns the body.
+pub async fn token_once_allowed(url: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get_token(url).await;
+        if status == 200 {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no token within 30 s; last answer {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// GET the token endpoint; returns status and JSON body.
