@@ -66,25 +66,77 @@ export function fallbackBox(doc, title, message, email, phone, tel, url, buttonT
 }
 
 /**
- * A promise of "load", "error" or "timeout" for an element; its `cancel()`
- * removes the listeners and the timer (called when the wait is dropped).
+ * Waits for `target` (a module script, or a modulepreload link) to load.
+ * A promise of "load", "error", "timeout" or "throw" (the module at `url`
+ * threw while it evaluated: the browser still fires `load` after reporting
+ * the exception on window with that filename).
+ *
+ * With `prefix`, it also watches what the evaluation adds to <body>:
+ * `ui()` hands those elements over to the caller. A removed module script
+ * that is already fetching still evaluates later, so `cancel()` (the wait
+ * was dropped: destroy, or the caller gave up) and a timeout keep watching
+ * until the late evaluation happens and remove what it added.
  */
-export function waitLoad(target, ms) {
-  let done;
-  const wait = new Promise((resolve) => {
-    done = (what) => {
-      clearTimeout(timer);
-      target.removeEventListener("load", onLoad);
-      target.removeEventListener("error", onError);
-      resolve(what);
-    };
-  });
+export function waitLoad(doc, target, ms, url, prefix) {
+  // Only a module script (watched with `prefix`) can evaluate late.
+  const stop = prefix != null ? watchUi(doc, prefix) : null;
+  let threw = false;
+  let ui = null;
+  let reaping = false;
+  let resolve;
+  let timer;
+  const wait = new Promise((r) => (resolve = r));
+  const onThrow = (e) => {
+    if (e instanceof ErrorEvent && e.filename === url) threw = true;
+  };
+  const listen = (on) => {
+    const f = on ? "addEventListener" : "removeEventListener";
+    target[f]("load", onLoad);
+    target[f]("error", onError);
+    if (url != null) window[f]("error", onThrow);
+  };
+  const end = () => {
+    clearTimeout(timer);
+    listen(false);
+  };
+  const done = (what) => {
+    end();
+    if (reaping) {
+      // The late evaluation happened (or never will): undo what it added.
+      for (const n of stop()) n.remove();
+      return;
+    }
+    ui = stop ? stop() : [];
+    resolve(what == "load" && threw ? "throw" : what);
+  };
+  // Nobody waits any more; a late evaluation is removed when it happens.
+  const reap = () => {
+    if (!stop) return end();
+    reaping = true;
+    clearTimeout(timer);
+    window.removeEventListener("error", onThrow);
+    timer = setTimeout(done, Math.max(ms, 60000));
+  };
   const onLoad = () => done("load");
   const onError = () => done("error");
-  target.addEventListener("load", onLoad);
-  target.addEventListener("error", onError);
-  const timer = setTimeout(() => done("timeout"), ms);
-  wait.cancel = () => done("error");
+  listen(true);
+  timer = setTimeout(() => {
+    resolve("timeout");
+    reap();
+  }, ms);
+  wait.ui = () => {
+    const taken = ui || [];
+    ui = [];
+    return taken;
+  };
+  wait.cancel = () => {
+    // Settled but not taken: nobody owns what the evaluation added.
+    if (ui) for (const n of wait.ui()) n.remove();
+    else if (!reaping) {
+      resolve("error");
+      reap();
+    }
+  };
   return wait;
 }
 
@@ -93,7 +145,7 @@ export function waitLoad(target, ms) {
  * function stops watching (idempotent) and returns the elements of the last
  * batch the widget added (not ours, not scripts) that are still connected.
  */
-export function watchUi(doc, prefix) {
+function watchUi(doc, prefix) {
   const added = (records) => {
     const out = [];
     for (const r of records)
@@ -126,15 +178,25 @@ export function watchUi(doc, prefix) {
 
 /**
  * The page signals a manager listens to: `check()` on visibilitychange (when
- * visible), online and pageshow; `signal(message)` on window error and
- * unhandledrejection. Returns the function that removes the listeners.
+ * visible), online and pageshow; `signal(message)` on a window error raised
+ * by a script on the widget's origin (`widgetSrc`'s), so the host app's own
+ * "Session token expired" is not the widget's, and on unhandledrejection
+ * (which carries no URL). Returns the function that removes the listeners.
  */
-export function watchPage(doc, win, check, signal) {
+export function watchPage(doc, win, check, signal, widgetSrc) {
+  const origin = new URL(widgetSrc).origin;
+  const fromWidget = (file) => {
+    try {
+      return new URL(file).origin == origin;
+    } catch {
+      return false;
+    }
+  };
   const listeners = [
     [doc, "visibilitychange", () => doc.visibilityState == "visible" && check()],
     [win, "online", () => check()],
     [win, "pageshow", () => check()],
-    [win, "error", (e) => signal(e instanceof ErrorEvent ? e.message : "")],
+    [win, "error", (e) => e instanceof ErrorEvent && fromWidget(e.filename) && signal(e.message)],
     [
       win,
       "unhandledrejection",
@@ -189,22 +251,33 @@ export function findTags(doc, id) {
 }
 
 /**
- * Removes a widget: the UI elements it added, its tag, every other tag
- * with `id`, and what `selector` (the page's widgetSelector) matches.
+ * Takes a widget off the page: the UI elements it added, its tag, every
+ * other tag with `id`, and what `selector` (the page's widgetSelector)
+ * matches. Returns `restore()`, which puts each node back where it was:
+ * the running widget's own code still holds them, so a refresh whose new
+ * evaluation fails can give the page back the widget that worked (an
+ * already-run module script is not run again when re-inserted).
  */
-export function removeWidget(doc, ui, script, id, selector) {
-  for (const node of ui) if (node instanceof Element) node.remove();
-  if (script) script.remove();
-  for (const el of findTags(doc, id)) el.remove();
+export function takeWidget(doc, ui, script, id, selector) {
+  const nodes = [...ui, ...findTags(doc, id)];
+  if (script) nodes.push(script);
   if (selector != null) {
-    let list;
     try {
-      list = doc.querySelectorAll(selector);
+      nodes.push(...doc.querySelectorAll(selector));
     } catch {
-      return;
+      // checked when the options were read
     }
-    for (const el of list) if (el instanceof Element) el.remove();
   }
+  const places = [];
+  for (const n of new Set(nodes))
+    if (n instanceof Element && n.parentNode) {
+      places.push([n, n.parentNode, n.nextSibling]);
+      n.remove();
+    }
+  return () => {
+    for (const [n, parent, next] of places.reverse())
+      if (parent.isConnected) parent.insertBefore(n, next && next.parentNode == parent ? next : null);
+  };
 }
 
 const setAttrs = (el, attrs) => {

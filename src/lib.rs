@@ -4,6 +4,7 @@
 
 mod error;
 mod events;
+mod handle;
 mod jwt;
 mod lifetime;
 mod listening;
@@ -11,7 +12,9 @@ mod manager;
 mod options;
 mod registry;
 mod schedule;
+mod signals;
 mod tag;
+mod timing;
 mod token;
 mod typescript;
 mod ui;
@@ -19,7 +22,7 @@ mod validate;
 
 pub use error::{ErrorCode, LoaderError};
 pub use events::{State, STATE_EVENT};
-pub use manager::{WidgetTokenManager, WidgetTokenManagerOptions};
+pub use handle::{WidgetTokenManager, WidgetTokenManagerOptions};
 
 /// A small free-list allocator instead of dlmalloc: about 2 KB less
 /// (brotli) in the shipped `.wasm`. The loader runs on the page's main

@@ -1,15 +1,17 @@
-//! `WidgetTokenManager`: the state machine that gets a token, mounts the
-//! widget with it, keeps it fresh and falls back when the chat cannot load.
+//! The manager's state machine: get a token, mount the widget with it,
+//! keep a working widget through failures, fall back when the chat cannot
+//! load. The refresh timers live in `timing`, the page signals in
+//! `signals`, the handles pages hold in `handle`.
 //!
 //! Async work clones the `Rc<Inner>` and runs under the manager's
 //! [`Lifetime`](crate::lifetime::Lifetime), so `destroy()` never waits on
 //! (or fights a borrow held by) a pending request. No `RefCell` borrow is
-//! held across an `.await` or across a call that can reach page code.
+//! held across an `.await` or across a call that can reach page code
+//! (dispatching the state event, removing an element that may hold focus).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::{Interval, Timeout};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -19,66 +21,41 @@ use web_sys::{AbortController, Document};
 use crate::error::{ErrorCode, LoaderError};
 use crate::events::{self, State};
 use crate::lifetime::{self, Lifetime};
-use crate::listening::Listening;
 use crate::options::{Options, Reload};
 use crate::registry;
 use crate::schedule;
+use crate::signals::Signals;
 use crate::tag::{self, Mounted};
+use crate::timing::Timers;
 use crate::token::{self, Token};
-use crate::ui::Ui;
-
-/// How long a `token expired` burst is collected before one refresh.
-const SIGNAL_DEBOUNCE_MS: u32 = 200;
-/// After a signal-driven refresh, further signals are ignored this long.
-const SIGNAL_COOLDOWN_MS: f64 = 5_000.0;
-/// Background retries while the widget still works are at most this far apart.
-const MAX_RETRY_GAP_MS: f64 = 60_000.0;
-/// In the fallback, retries of transient failures back off up to this.
-const MAX_FALLBACK_RETRY_MS: f64 = 300_000.0;
+use crate::ui::{self, Ui};
 
 /// The state behind every handle for one org.
 pub struct Inner {
     /// The checked options (compared when a second handle is requested).
     pub opts: Options,
-    weak: Weak<Inner>,
+    pub(crate) weak: Weak<Inner>,
     life: Rc<Lifetime>,
-    state: Cell<State>,
-    token: RefCell<Option<Token>>,
-    in_flight: RefCell<Option<Promise>>,
+    pub(crate) state: Cell<State>,
+    pub(crate) token: RefCell<Option<Token>>,
+    pub(crate) in_flight: RefCell<Option<Promise>>,
     fetch_ctrl: RefCell<Option<AbortController>>,
     mounted: RefCell<Option<Mounted>>,
     ui: RefCell<Ui>,
-    refresh_timer: RefCell<Option<Timeout>>,
-    retry_timer: RefCell<Option<Timeout>>,
-    signal_timer: RefCell<Option<Timeout>>,
-    interval: RefCell<Option<Interval>>,
-    listeners: RefCell<Option<PageWatch>>,
-    failures: Cell<u32>,
-    last_signal_ms: Cell<f64>,
+    pub(crate) timers: Timers,
+    pub(crate) signals: Signals,
+    pub(crate) failures: Cell<u32>,
+    /// Handles not yet released by their `destroy()`.
+    pub(crate) handles: Cell<u32>,
 }
 
-#[wasm_bindgen(module = "/js/dom.js")]
-extern "C" {
-    /// Adds the page listeners (see `js/dom.js`); returns their remover.
-    #[wasm_bindgen(js_name = watchPage)]
-    fn watch_page(
-        doc: &Document,
-        win: &web_sys::Window,
-        check: &Closure<dyn Fn()>,
-        signal: &Closure<dyn Fn(String)>,
-    ) -> js_sys::Function;
-}
-
-/// The page listeners of one manager (`check`, `signal`).
-type PageWatch = Listening<(Closure<dyn Fn()>, Closure<dyn Fn(String)>)>;
-
-fn document() -> Result<Document, LoaderError> {
+pub(crate) fn document() -> Result<Document, LoaderError> {
     web_sys::window()
         .and_then(|w| w.document())
         .ok_or_else(no_window)
 }
 
-fn no_window() -> LoaderError {
+pub(crate) fn no_window() -> LoaderError {
     LoaderError::new(
         ErrorCode::UnsupportedEnvironment,
         "chathub-loader: there is no window/document here (server-side rendering or a worker?); create the WidgetTokenManager in the browser, e.g. in useEffect/onMounted",
@@ -86,7 +63,7 @@ fn no_window() -> LoaderError {
 }
 
 impl Inner {
-    fn new(opts: Options) -> Rc<Inner> {
+    pub(crate) fn new(opts: Options) -> Rc<Inner> {
         Rc::new_cyclic(|weak| Inner {
             opts,
             weak: weak.clone(),
@@ -97,17 +74,14 @@ impl Inner {
             fetch_ctrl: RefCell::new(None),
             mounted: RefCell::new(None),
             ui: RefCell::new(Ui::default()),
-            refresh_timer: RefCell::new(None),
-            retry_timer: RefCell::new(None),
-            signal_timer: RefCell::new(None),
-            interval: RefCell::new(None),
-            listeners: RefCell::new(None),
+            timers: Timers::default(),
+            signals: Signals::default(),
             failures: Cell::new(0),
-            last_signal_ms: Cell::new(f64::NEG_INFINITY),
+            handles: Cell::new(0),
         })
     }
 
-    fn destroyed(&self) -> bool {
+    pub(crate) fn destroyed(&self) -> bool {
         self.life.is_cancelled()
     }
 
@@ -122,7 +96,7 @@ impl Inner {
     }
 
     /// The widget is mounted with a token that has not expired.
-    fn widget_works(&self) -> bool {
+    pub(crate) fn widget_works(&self) -> bool {
         let now = js_sys::Date::now();
         self.mounted
             .borrow()
@@ -137,7 +111,7 @@ impl Inner {
 
     /// Runs `f` on the manager in a microtask, if it still exists: timer
     /// and event callbacks never re-enter the manager synchronously.
-    fn defer(&self, f: fn(&Rc<Inner>)) -> impl Fn() + 'static {
+    pub(crate) fn defer(&self, f: fn(&Rc<Inner>)) -> impl Fn() + 'static {
         let weak = self.weak.clone();
         move || {
             let weak = weak.clone();
@@ -152,7 +126,7 @@ impl Inner {
     }
 
     /// The shared token operation: joins the one in flight or starts one.
-    fn start(self: &Rc<Self>) -> Promise {
+    pub(crate) fn start(self: &Rc<Self>) -> Promise {
         if self.destroyed() {
             return Promise::reject(&LoaderError::destroyed().to_js());
         }
@@ -170,7 +144,7 @@ impl Inner {
     }
 
     /// Starts (or joins) a refresh whose outcome only the state reports.
-    fn trigger(self: &Rc<Self>) {
+    pub(crate) fn trigger(self: &Rc<Self>) {
         let p = self.start();
         spawn_local(async move {
             let _ = JsFuture::from(p).await;
@@ -187,10 +161,20 @@ impl Inner {
             if self.destroyed() {
                 return Err(LoaderError::destroyed());
             }
-            let shown = self.ui.borrow_mut().show_status(&doc, &self.opts);
-            if let Err(e) = shown {
-                self.set_state(State::Fallback, Some(&e));
-                return Err(e);
+            let shown = self
+                .ui
+                .borrow()
+                .status
+                .as_ref()
+                .is_some_and(|s| s.is_connected());
+            if !shown {
+                match ui::show_status(&doc, &self.opts) {
+                    Ok(status) => self.keep_shown(status, |ui| &mut ui.status),
+                    Err(e) => {
+                        self.set_state(State::Fallback, Some(&e));
+                        return Err(e);
+                    }
+                }
             }
         }
         self.install_watchers(&doc);
@@ -201,11 +185,9 @@ impl Inner {
         match outcome {
             Ok(()) => {
                 self.failures.set(0);
-                {
-                    let mut ui = self.ui.borrow_mut();
-                    ui.hide_status();
-                    ui.hide_fallback();
-                }
+                // A retry armed by an earlier failure must not fire now.
+                self.timers.clear_retry();
+                self.hide_ui();
                 self.set_state(State::Ready, None);
                 self.schedule_refresh();
                 Ok(())
@@ -250,6 +232,16 @@ impl Inner {
 
     /// Gives the widget the new token (see `tag` for why a new module URL).
     async fn apply(&self, doc: &Document, token: Token) -> Result<(), LoaderError> {
+        if self.widget_works() {
+            // The backend handed out the token the widget already has (it
+            // serves a cached token until its own renewal point): nothing
+            // to remount; the schedule backs off instead of asking again.
+            let mut current = self.token.borrow_mut();
+            if let Some(cur) = current.as_mut().filter(|c| c.value == token.value) {
+                cur.arrived_again(&token);
+                return Ok(());
+            }
+        }
         if self.opts.reload == Reload::Attribute {
             // In place, on our tag or on one the page shipped.
             let current = self.mounted.borrow_mut().take();
@@ -264,14 +256,28 @@ impl Inner {
             }
         }
         let src = tag::next_src(&self.opts);
-        if self.widget_works() {
+        let working = self.widget_works();
+        if working {
             // Keep the working widget unless its replacement can load.
             tag::preload(doc, &self.opts, &src).await?;
         }
         let old = self.mounted.borrow_mut().take();
         let old = old.or_else(|| tag::adopt(doc, &self.opts.tag_id()));
-        tag::unmount(doc, old, &self.opts);
-        let mounted = tag::mount(doc, &self.opts, &src, &token.value).await?;
+        // Off the page while the new one evaluates (it must find a clean
+        // page and only its own tag), but kept.
+        let old = tag::take(doc, old, &self.opts);
+        let mounted = match tag::mount(doc, &self.opts, &src, &token.value).await {
+            Ok(m) => m,
+            Err(e) => {
+                if working && !self.destroyed() {
+                    // The new evaluation failed (it threw, or the module did
+                    // not load after all): give the page back the widget
+                    // that works, as it was, with its token.
+                    *self.mounted.borrow_mut() = old.restore();
+                }
+                return Err(e);
+            }
+        };
         if self.destroyed() {
             tag::unmount(doc, Some(mounted), &self.opts);
             return Err(LoaderError::destroyed());
@@ -286,261 +292,88 @@ impl Inner {
     fn fail(self: &Rc<Self>, doc: &Document, e: &LoaderError) {
         let failures = self.failures.get() + 1;
         self.failures.set(failures);
-        self.ui.borrow_mut().hide_status();
-        let backoff = |cap: f64| {
-            schedule::backoff_ms(
-                failures.saturating_sub(1),
-                self.opts.retry_delay_ms.max(1_000.0),
-                cap,
-                js_sys::Math::random(),
-            )
-        };
-        if self.widget_works() {
-            let until_expiry = self
-                .token
-                .borrow()
-                .as_ref()
-                .map(|t| t.expires_at_ms - js_sys::Date::now())
-                .unwrap_or(0.0);
-            self.set_state(State::Ready, Some(e));
-            self.schedule_retry(backoff(MAX_RETRY_GAP_MS).min(until_expiry.max(0.0)));
+        let status = self.ui.borrow_mut().status.take();
+        if let Some(s) = status {
+            s.remove();
+        }
+        if self.destroyed() {
             return;
         }
-        let weak = self.weak.clone();
+        if self.widget_works() {
+            self.set_state(State::Ready, Some(e));
+            self.schedule_retry_while_working(failures);
+            return;
+        }
+        let mut reported = e.clone();
         let shown = self
             .ui
-            .borrow_mut()
-            .show_fallback(doc, &self.opts, move || {
+            .borrow()
+            .fallback
+            .as_ref()
+            .is_some_and(|f| f.is_connected());
+        if !shown {
+            // One box, kept while it is shown (focus stays on its button).
+            let weak = self.weak.clone();
+            let on_retry = move || {
                 if let Some(inner) = weak.upgrade() {
                     inner.trigger();
                 }
-            });
-        match shown {
-            Ok(()) => self.set_state(State::Fallback, Some(e)),
-            Err(container_err) => self.set_state(State::Fallback, Some(&container_err)),
+            };
+            match ui::show_fallback(doc, &self.opts, on_retry) {
+                Ok(Some(bx)) => self.keep_shown(bx, |ui| &mut ui.fallback),
+                Ok(None) => {}
+                Err(container_err) => reported = container_err,
+            }
         }
+        self.set_state(State::Fallback, Some(&reported));
         if e.is_retryable() {
-            self.schedule_retry(backoff(MAX_FALLBACK_RETRY_MS));
+            self.schedule_retry_in_fallback(failures);
         }
     }
 
-    fn schedule_retry(&self, delay_ms: f64) {
+    /// Stores a shown element in its slot; what the slot held before is
+    /// removed after the borrow ends.
+    fn keep_shown(&self, shown: ui::Shown, slot: fn(&mut Ui) -> &mut Option<ui::Shown>) {
+        let old = slot(&mut self.ui.borrow_mut()).replace(shown);
+        if let Some(old) = old {
+            old.remove();
+        }
+    }
+
+    /// Removes the loading status and the contact box, outside the borrow.
+    fn hide_ui(&self) {
+        let taken = {
+            let mut ui = self.ui.borrow_mut();
+            [ui.status.take(), ui.fallback.take()]
+        };
+        for shown in taken.into_iter().flatten() {
+            shown.remove();
+        }
+    }
+
+    /// Tears everything down. Safe to re-enter from page code it triggers
+    /// (a `focusout` listener calling `destroy()` again, a state listener).
+    pub(crate) fn destroy(&self) {
         if self.destroyed() {
             return;
         }
-        let fire = self.defer(|inner| inner.trigger());
-        let t = Timeout::new(schedule::clamp_timer_ms(delay_ms) as u32, fire);
-        let old = self.retry_timer.borrow_mut().replace(t);
-        drop(old);
-    }
-
-    fn refresh_due_in(&self) -> Option<f64> {
-        let token = self.token.borrow();
-        let t = token.as_ref()?;
-        let margin = schedule::margin_ms(
-            self.opts.refresh_margin_ms,
-            t.expires_at_ms - t.received_at_ms,
-        );
-        Some(schedule::refresh_delay_ms(
-            js_sys::Date::now(),
-            t.expires_at_ms,
-            margin,
-        ))
-    }
-
-    fn schedule_refresh(&self) {
-        let Some(delay) = self.refresh_due_in() else {
-            return;
-        };
-        if self.destroyed() {
-            return;
-        }
-        // A clamped (early) firing only re-checks the clock.
-        let fire = self.defer(|inner| inner.check());
-        let t = Timeout::new(schedule::clamp_timer_ms(delay) as u32, fire);
-        let old = self.refresh_timer.borrow_mut().replace(t);
-        drop(old);
-    }
-
-    /// The safety net (interval, wake-up, back online): refresh when due,
-    /// retry from the fallback, otherwise re-arm the timer.
-    fn check(self: &Rc<Self>) {
-        if self.destroyed() || self.in_flight.borrow().is_some() {
-            return;
-        }
-        match self.state.get() {
-            State::Fallback => self.trigger(),
-            State::Ready if self.refresh_due_in().is_some_and(|d| d <= 0.0) => self.trigger(),
-            State::Ready => self.schedule_refresh(),
-            _ => {}
-        }
-    }
-
-    /// A `token expired` report from the widget: one refresh per burst.
-    fn on_signal(&self, message: &str) {
-        // A byte window compare: no lowercase copy, no substring searcher.
-        if !message
-            .as_bytes()
-            .windows(13)
-            .any(|w| w.eq_ignore_ascii_case(b"token expired"))
-            || self.state.get() == State::Idle
-            || self.signal_timer.borrow().is_some()
-            || js_sys::Date::now() - self.last_signal_ms.get() < SIGNAL_COOLDOWN_MS
-        {
-            return;
-        }
-        let fire = self.defer(|inner| {
-            inner.signal_timer.borrow_mut().take();
-            inner.last_signal_ms.set(js_sys::Date::now());
-            inner.trigger();
-        });
-        *self.signal_timer.borrow_mut() = Some(Timeout::new(SIGNAL_DEBOUNCE_MS, fire));
-    }
-
-    fn install_watchers(&self, doc: &Document) {
-        if self.destroyed() || self.listeners.borrow().is_some() {
-            return;
-        }
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        let check = Closure::<dyn Fn()>::new(self.defer(|inner| inner.check()));
-        let signal = {
-            let weak = self.weak.clone();
-            Closure::<dyn Fn(String)>::new(move |msg: String| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_signal(&msg);
-                }
-            })
-        };
-        let remove = watch_page(doc, &window, &check, &signal);
-        let listeners = PageWatch::new(remove, (check, signal));
-        *self.listeners.borrow_mut() = Some(listeners);
-        let tick = self.defer(|inner| inner.check());
-        let interval = Interval::new(
-            schedule::clamp_timer_ms(self.opts.check_interval_ms).max(1) as u32,
-            tick,
-        );
-        *self.interval.borrow_mut() = Some(interval);
-    }
-
-    fn destroy(&self) {
-        if self.destroyed() {
-            return;
-        }
+        // First: a page that creates a new manager from a callback fired
+        // below must get a new one, not this one half torn down.
+        registry::unregister(self);
         self.life.cancel();
-        if let Some(ctrl) = self.fetch_ctrl.borrow_mut().take() {
+        let ctrl = self.fetch_ctrl.borrow_mut().take();
+        if let Some(ctrl) = ctrl {
             ctrl.abort();
         }
-        let timers = [
-            self.refresh_timer.borrow_mut().take(),
-            self.retry_timer.borrow_mut().take(),
-            self.signal_timer.borrow_mut().take(),
-        ];
-        drop(timers);
-        let interval = self.interval.borrow_mut().take();
-        drop(interval);
-        let listeners = self.listeners.borrow_mut().take();
-        drop(listeners);
+        self.timers.clear();
+        self.signals.clear();
         let mounted = self.mounted.borrow_mut().take();
         if let Ok(doc) = document() {
             tag::unmount(&doc, mounted, &self.opts);
         }
-        {
-            let mut ui = self.ui.borrow_mut();
-            ui.hide_status();
-            ui.hide_fallback();
-        }
+        self.hide_ui();
         self.token.borrow_mut().take();
         self.in_flight.borrow_mut().take();
-        registry::unregister(self);
         self.set_state(State::Destroyed, None);
-    }
-}
-
-/// Loads the ChatHub widget with a fresh operator token and keeps it alive.
-///
-/// ```js
-/// import init, { WidgetTokenManager } from "chathub-loader";
-/// await init();
-/// const manager = new WidgetTokenManager({ tokenUrl: "/api/chathub/token" });
-/// await manager.initialize();
-/// ```
-#[wasm_bindgen]
-pub struct WidgetTokenManager {
-    inner: Rc<Inner>,
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The options object (typed in the generated `.d.ts`).
-    #[wasm_bindgen(typescript_type = "WidgetTokenManagerOptions")]
-    pub type WidgetTokenManagerOptions;
-}
-
-#[wasm_bindgen]
-impl WidgetTokenManager {
-    /// Checks the options and returns the page's manager for this org:
-    /// a new one, or the live one when the options are the same.
-    /// Throws `INVALID_OPTIONS`, `CONFLICTING_INSTANCE` or
-    /// `UNSUPPORTED_ENVIRONMENT` (no `window`).
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: WidgetTokenManagerOptions) -> Result<WidgetTokenManager, JsValue> {
-        let window = web_sys::window().ok_or_else(no_window)?;
-        let base = window.location().href().map_err(|_| no_window())?;
-        let opts = Options::parse(&options, &base)?;
-        if let Some(inner) = registry::existing(&opts)? {
-            return Ok(WidgetTokenManager { inner });
-        }
-        let inner = Inner::new(opts);
-        registry::register(&inner);
-        Ok(WidgetTokenManager { inner })
-    }
-
-    /// Resolves once the widget tag carrying a validated token is in the
-    /// document and its script has loaded. Idempotent: concurrent calls
-    /// share one request; after a failure (fallback) it tries again.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn initialize(&self) -> Promise {
-        match self.inner.state.get() {
-            State::Ready | State::Refreshing => Promise::resolve(&JsValue::UNDEFINED),
-            _ => self.inner.start(),
-        }
-    }
-
-    /// Gets a new token now and gives it to the widget. Concurrent calls
-    /// (and a call during `initialize()`) share one request.
-    #[wasm_bindgen(js_name = refreshToken, unchecked_return_type = "Promise<void>")]
-    pub fn refresh_token(&self) -> Promise {
-        self.inner.start()
-    }
-
-    /// Removes the tag, the loading state and the fallback, stops timers
-    /// and listeners, aborts a request in flight and frees the org's slot.
-    /// Idempotent.
-    pub fn destroy(&self) {
-        self.inner.destroy();
-    }
-
-    /// `"idle" | "loading" | "ready" | "refreshing" | "fallback" | "destroyed"`.
-    #[wasm_bindgen(getter, unchecked_return_type = "WidgetTokenManagerState")]
-    pub fn state(&self) -> String {
-        self.inner.state.get().as_str().into()
-    }
-
-    /// When the current token stops working, or `undefined`.
-    #[wasm_bindgen(getter, js_name = expiresAt)]
-    pub fn expires_at(&self) -> Option<js_sys::Date> {
-        self.inner
-            .token
-            .borrow()
-            .as_ref()
-            .map(|t| js_sys::Date::new(&JsValue::from(t.expires_at_ms)))
-    }
-
-    /// The org this manager serves, or `undefined`.
-    #[wasm_bindgen(getter)]
-    pub fn org(&self) -> Option<String> {
-        self.inner.opts.org.clone()
     }
 }

@@ -225,6 +225,15 @@ impl Options {
         if let Some(org) = &org {
             token_url.search_params().set("org", org);
         }
+        let fetch_init = fetch_init(r.get("fetchInit"))?;
+        if fetch_init.mode.as_deref() == Some("same-origin")
+            && web_sys::Url::new(base).map(|b| b.origin()).ok() != Some(token_url.origin())
+        {
+            return Err(LoaderError::invalid(
+                "fetchInit.mode",
+                "is \"same-origin\" but tokenUrl is on another origin; use \"cors\" (the default)",
+            ));
+        }
         let widget_src = r
             .string("widgetSrc")?
             .unwrap_or_else(|| DEFAULT_WIDGET_SRC.into());
@@ -303,7 +312,7 @@ impl Options {
             request_timeout_ms: r.number("requestTimeoutMs", 1.0)?.unwrap_or(10_000.0),
             max_retries: max_retries as u32,
             retry_delay_ms: r.number("retryDelayMs", 0.0)?.unwrap_or(500.0),
-            fetch_init: fetch_init(r.get("fetchInit"))?,
+            fetch_init,
             fallback: fallback(r.get("fallback"), base)?,
             nonce: r.string("nonce")?,
             integrity: r.string("integrity")?,
@@ -408,7 +417,7 @@ fn reject_unknown(obj: &Object, known: &[&str], prefix: &str) -> Result<(), Load
                 .iter()
                 .find(|k| k.eq_ignore_ascii_case(&key))
                 .map(|k| format!("; did you mean `{prefix}{k}`?"))
-                .unwrap_or_else(|| format!("; known options are: {}", known.join(", ")));
+                .unwrap_or_else(|| format!("; known options are: {}", list(known)));
             return Err(LoaderError::invalid(
                 &format!("{prefix}{key}"),
                 format!("is not a known option{hint}"),
@@ -416,6 +425,19 @@ fn reject_unknown(obj: &Object, known: &[&str], prefix: &str) -> Result<(), Load
         }
     }
     Ok(())
+}
+
+/// `a, b, c` for a message. A loop, not `[&str]::join`: its generic copy
+/// routine costs about 1 KB of wasm.
+pub fn list(items: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
+    out
 }
 
 /// Parses `raw` against `base` and insists on `http:`/`https:`.
@@ -449,7 +471,7 @@ fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
         match r.string(key)? {
             Some(s) if !allowed.contains(&s.as_str()) => Err(LoaderError::invalid(
                 &format!("fetchInit.{key}"),
-                format!("must be one of {}", allowed.join(", ")),
+                format!("must be one of {}", list(allowed)),
             )),
             other => Ok(other),
         }
@@ -470,25 +492,45 @@ fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
                     "must be a string",
                 ));
             };
+            // A name or value `Headers` refuses would make every request
+            // throw: refuse it now, naming it.
+            if web_sys::Headers::new()
+                .and_then(|h| h.set(&name, &value))
+                .is_err()
+            {
+                return Err(LoaderError::invalid(
+                    &format!("fetchInit.headers.{name}"),
+                    "is not a valid HTTP header name and value",
+                ));
+            }
             headers.push((name, value));
         }
     }
+    // Only values `fetch` accepts for a readable answer: "no-cors" gives an
+    // opaque answer (no status, no body) and "only-if-cached" throws
+    // outside same-origin mode, so both are refused here, not at run time.
     Ok(FetchInit {
         credentials: one_of("credentials", &["omit", "same-origin", "include"])?,
         headers,
-        mode: one_of("mode", &["cors", "same-origin", "no-cors"])?,
+        mode: one_of("mode", &["cors", "same-origin"])?,
         cache: one_of(
             "cache",
+            &["default", "no-store", "reload", "no-cache", "force-cache"],
+        )?,
+        referrer_policy: one_of(
+            "referrerPolicy",
             &[
-                "default",
-                "no-store",
-                "reload",
-                "no-cache",
-                "force-cache",
-                "only-if-cached",
+                "",
+                "no-referrer",
+                "no-referrer-when-downgrade",
+                "same-origin",
+                "origin",
+                "strict-origin",
+                "origin-when-cross-origin",
+                "strict-origin-when-cross-origin",
+                "unsafe-url",
             ],
         )?,
-        referrer_policy: r.string("referrerPolicy")?,
     })
 }
 

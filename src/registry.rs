@@ -32,7 +32,7 @@ pub fn existing(opts: &Options) -> Result<Option<Rc<Inner>>, LoaderError> {
         ErrorCode::ConflictingInstance,
         format!(
             "chathub-loader: a WidgetTokenManager for {org} is already live with different options ({}); reuse it, or destroy() it before creating another",
-            live.opts.differing_keys(opts).join(", ")
+            crate::options::list(&live.opts.differing_keys(opts))
         ),
     ))
 }

@@ -1,24 +1,79 @@
-//! Pure timing maths: when to refresh, how long to back off, and what a
-//! `setTimeout` can hold. No browser calls, so it is tested on the host.
+//! Pure timing maths: when to refresh, how long to back off, what a
+//! `setTimeout` can hold, and how far the visitor's clock is off. No
+//! browser calls, so it is tested on the host.
 
 /// The longest delay `setTimeout` honours; anything longer fires at once.
 pub const MAX_TIMER_MS: f64 = 2_147_483_647.0;
 /// The vendor's "refresh when under an hour is left", kept as the upper bound.
 pub const MAX_DEFAULT_MARGIN_MS: f64 = 3_600_000.0;
+/// A configured margin never exceeds this share of the token's lifetime:
+/// a margin longer than the lifetime would make every refresh due at once.
+pub const MAX_MARGIN_SHARE: f64 = 0.5;
+/// The least time between one token's arrival and the next refresh
+/// (shortened to half the lifetime for tokens shorter than twice this).
+pub const MIN_REFRESH_GAP_MS: f64 = 10_000.0;
+/// Clock differences below this are noise (the `Date` header has one-second
+/// resolution, a preloaded answer may be a little old): not corrected.
+pub const SKEW_TOLERANCE_MS: f64 = 60_000.0;
 
-/// How long before expiry to refresh: the configured margin, or
-/// `min(1 h, 20% of the token's lifetime)` so that short tokens are not
-/// refreshed the moment they arrive.
+/// How long before expiry to refresh: the configured margin, capped at
+/// half the token's lifetime, or `min(1 h, 20% of the lifetime)` so that
+/// short tokens are not refreshed the moment they arrive.
 pub fn margin_ms(configured: Option<f64>, lifetime_ms: f64) -> f64 {
+    let lifetime = lifetime_ms.max(0.0);
     match configured {
-        Some(m) => m.max(0.0),
-        None => (lifetime_ms.max(0.0) * 0.2).min(MAX_DEFAULT_MARGIN_MS),
+        Some(m) => m.max(0.0).min(lifetime * MAX_MARGIN_SHARE),
+        None => (lifetime * 0.2).min(MAX_DEFAULT_MARGIN_MS),
     }
 }
 
-/// Milliseconds from `now` until the refresh is due (0 when already due).
-pub fn refresh_delay_ms(now_ms: f64, expires_ms: f64, margin_ms: f64) -> f64 {
-    (expires_ms - margin_ms - now_ms).max(0.0)
+/// When (local ms) the refresh of a token is due: `margin` before expiry,
+/// but never sooner than a floor after the round that brought it.
+/// `repeated`: that round got back the token already mounted (the backend
+/// hands out its cached token until its own renewal point), so the next
+/// try waits half of what is left (at least the floor, or until expiry)
+/// instead of asking again at once: a few requests per token, never a loop.
+pub fn refresh_at_ms(received_ms: f64, expires_ms: f64, margin_ms: f64, repeated: bool) -> f64 {
+    let left = (expires_ms - received_ms).max(0.0);
+    let floor = if repeated {
+        (left / 2.0).max(MIN_REFRESH_GAP_MS.min(left))
+    } else {
+        MIN_REFRESH_GAP_MS.min(left / 2.0)
+    };
+    (expires_ms - margin_ms).max(received_ms + floor)
+}
+
+/// How far the server's clock is ahead of the visitor's (ms; negative when
+/// behind), from what one answer tells: the `Date` header (`server_now_ms`,
+/// NaN when absent or unreadable cross-origin), else the JWT's `iat`.
+/// `iat` only corrects a clock that contradicts the token (before its
+/// `iat`, or past its expiry): a cached token's `iat` is older than the
+/// server's now, so it cannot measure small differences. Differences
+/// under [`SKEW_TOLERANCE_MS`] count as none.
+pub fn clock_offset_ms(
+    local_now_ms: f64,
+    server_now_ms: f64,
+    iat_ms: Option<f64>,
+    server_expires_ms: f64,
+) -> f64 {
+    let offset = if server_now_ms.is_finite() {
+        // The header is truncated to the second: its middle is closer.
+        server_now_ms + 500.0 - local_now_ms
+    } else {
+        match iat_ms.filter(|i| i.is_finite()) {
+            Some(iat)
+                if local_now_ms < iat - SKEW_TOLERANCE_MS || local_now_ms >= server_expires_ms =>
+            {
+                iat - local_now_ms
+            }
+            _ => 0.0,
+        }
+    };
+    if offset.abs() < SKEW_TOLERANCE_MS {
+        0.0
+    } else {
+        offset
+    }
 }
 
 /// A delay a browser timer can hold. Longer waits fire early and the
@@ -64,22 +119,111 @@ mod tests {
     }
 
     #[test]
-    fn configured_margin_wins() {
+    fn configured_margin_wins_within_half_the_lifetime() {
         assert_eq!(margin_ms(Some(5_000.0), 24.0 * HOUR), 5_000.0);
+        // 10 min configured, 5-min tokens: capped at 2.5 min.
+        assert_eq!(margin_ms(Some(600_000.0), 300_000.0), 150_000.0);
     }
 
     #[test]
     fn a_token_living_ninety_minutes_is_refreshed_before_it_expires() {
         // The vendor's hourly check would let it lapse; we refresh at 72 min.
-        let now = 0.0;
         let exp = 90.0 * 60_000.0;
-        let d = refresh_delay_ms(now, exp, margin_ms(None, exp - now));
-        assert_eq!(d, 72.0 * 60_000.0);
+        let at = refresh_at_ms(0.0, exp, margin_ms(None, exp), false);
+        assert_eq!(at, 72.0 * 60_000.0);
+    }
+
+    #[test]
+    fn a_margin_longer_than_the_token_never_makes_the_refresh_due_at_once() {
+        // The reported loop: 10 min margin, 5-min tokens.
+        let exp = 300_000.0;
+        let at = refresh_at_ms(0.0, exp, margin_ms(Some(600_000.0), exp), false);
+        assert_eq!(at, 150_000.0);
+    }
+
+    #[test]
+    fn refreshes_are_at_least_the_floor_apart_but_before_expiry() {
+        // A margin as long as the lifetime: still ten seconds later.
+        assert_eq!(
+            refresh_at_ms(1_000.0, 601_000.0, 600_000.0, false),
+            11_000.0
+        );
+        // A 4-second token: half its life, not after it has expired.
+        assert_eq!(refresh_at_ms(0.0, 4_000.0, 4_000.0, false), 2_000.0);
+    }
+
+    #[test]
+    fn the_same_token_again_halves_what_is_left_instead_of_looping() {
+        // 40 min left, the backend renews at 15 min left: asks at 20 and
+        // 10 min left, two extra requests, then gets a new token.
+        let mut now = 0.0;
+        let exp = 40.0 * 60_000.0;
+        let mut asks = 0;
+        while exp - now > 15.0 * 60_000.0 {
+            now = refresh_at_ms(now, exp, 20.0 * 60_000.0, true);
+            asks += 1;
+        }
+        assert_eq!(asks, 2);
+        assert!(exp - now > 0.0);
+        // A backend that never renews: at most the floor apart, then at
+        // expiry; never a burst as the expiry comes near.
+        assert_eq!(refresh_at_ms(0.0, 4_000.0, 800.0, true), 4_000.0);
+        assert_eq!(refresh_at_ms(0.0, 30_000.0, 6_000.0, true), 24_000.0);
+        assert_eq!(refresh_at_ms(0.0, 30_000.0, 20_000.0, true), 15_000.0);
     }
 
     #[test]
     fn overdue_refresh_is_due_now() {
-        assert_eq!(refresh_delay_ms(10_000.0, 5_000.0, 1_000.0), 0.0);
+        assert!(refresh_at_ms(0.0, 5_000.0, 1_000.0, false) < 10_000.0);
+    }
+
+    #[test]
+    fn a_date_header_measures_a_clock_that_is_hours_off() {
+        let server = 1_000_000_000_000.0;
+        for skew in [-2.0 * HOUR, 2.0 * HOUR, 10.0 * 60_000.0] {
+            let off = clock_offset_ms(server + skew, server, None, server + HOUR);
+            assert_eq!(off, 500.0 - skew);
+        }
+    }
+
+    #[test]
+    fn small_differences_are_noise() {
+        let server = 1_000_000_000_000.0;
+        assert_eq!(
+            clock_offset_ms(server + 3_000.0, server, None, server + HOUR),
+            0.0
+        );
+        assert_eq!(
+            clock_offset_ms(
+                server,
+                f64::NAN,
+                Some(server - 30.0 * 60_000.0),
+                server + HOUR
+            ),
+            0.0
+        );
+    }
+
+    #[test]
+    fn iat_corrects_only_a_clock_that_contradicts_the_token() {
+        let iat = 1_000_000_000_000.0;
+        let exp = iat + HOUR;
+        // Two hours ahead: the fresh token looks expired locally.
+        assert_eq!(
+            clock_offset_ms(iat + 2.0 * HOUR, f64::NAN, Some(iat), exp),
+            -2.0 * HOUR
+        );
+        // Two hours behind: the token looks issued in the future.
+        assert_eq!(
+            clock_offset_ms(iat - 2.0 * HOUR, f64::NAN, Some(iat), exp),
+            2.0 * HOUR
+        );
+        // Within the token's life: a cached token, not a wrong clock.
+        assert_eq!(
+            clock_offset_ms(iat + 40.0 * 60_000.0, f64::NAN, Some(iat), exp),
+            0.0
+        );
+        assert_eq!(clock_offset_ms(iat + 2.0 * HOUR, f64::NAN, None, exp), 0.0);
     }
 
     #[test]

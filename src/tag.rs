@@ -5,6 +5,13 @@
 //! token really reaches the widget, every mount after the first of a URL
 //! uses a new URL (`chathub_v=<n>` in the query; never the token), and the
 //! elements the previous evaluation added to `<body>` are removed first.
+//!
+//! Two more browser facts shape it: a module that throws while it
+//! evaluates still fires `load` (the exception goes to window `error` with
+//! the module's URL as `filename`), so `load` alone is not success; and a
+//! module script removed while it is still fetching evaluates anyway, so a
+//! mount given up (destroy, timeout) keeps watching and removes what the
+//! late evaluation adds (see `waitLoad` in `js/dom.js`).
 
 use std::cell::RefCell;
 
@@ -92,17 +99,39 @@ fn next_module_url(src: &str) -> String {
 /// Removes a mounted tag and the UI its evaluation created, plus anything
 /// matching the page's `widgetSelector`.
 pub fn unmount(doc: &Document, mounted: Option<Mounted>, opts: &Options) {
-    let (ui, script) = match mounted {
-        Some(m) => (m.ui, Some(m.script)),
+    drop(take(doc, mounted, opts));
+}
+
+/// A widget taken off the page, kept so that it can be put back.
+pub struct Taken {
+    restore: js_sys::Function,
+    mounted: Option<Mounted>,
+}
+
+impl Taken {
+    /// Puts every node back where it was; the widget's code, still
+    /// running, finds its UI again. Returns the tag it had.
+    pub fn restore(self) -> Option<Mounted> {
+        let _ = self.restore.call0(&JsValue::NULL);
+        self.mounted
+    }
+}
+
+/// Takes a widget off the page like [`unmount`], keeping it for
+/// [`Taken::restore`] (see `takeWidget` in `js/dom.js`).
+pub fn take(doc: &Document, mounted: Option<Mounted>, opts: &Options) -> Taken {
+    let (ui, script) = match &mounted {
+        Some(m) => (m.ui.clone(), Some(&m.script)),
         None => (Array::new(), None),
     };
-    remove_widget(
+    let restore = take_widget(
         doc,
         &ui,
-        script.as_ref(),
+        script,
         &opts.tag_id(),
         opts.widget_selector.as_deref(),
     );
+    Taken { restore, mounted }
 }
 
 fn widget_error(what: &str) -> LoaderError {
@@ -117,13 +146,13 @@ fn append_to_head(doc: &Document, el: &Element) -> Result<(), LoaderError> {
 }
 
 fn load_failed(src: &str, outcome: &str) -> LoaderError {
-    let why = if outcome == "timeout" {
-        "did not load in time"
-    } else {
-        "failed to load"
+    let why = match outcome {
+        "timeout" => "did not load in time",
+        "throw" => "threw while it evaluated (see the console)",
+        _ => "failed to load",
     };
     widget_error(&format!(
-        "the widget script {src} {why} (wrong widgetSrc, offline, or blocked by CSP/SRI?)"
+        "the widget script {src} {why} (wrong widgetSrc, offline, blocked by CSP/SRI, or a broken widget?)"
     ))
 }
 
@@ -134,6 +163,16 @@ fn load_timeout_ms(opts: &Options) -> f64 {
 /// The next module URL for this widget (see the module docs).
 pub fn next_src(opts: &Options) -> String {
     next_module_url(&opts.widget_src)
+}
+
+/// Removes an element when dropped: a preload link must not outlive the
+/// refresh that added it, even when `destroy()` lands during the wait.
+struct RemoveOnDrop(Element);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        self.0.remove();
+    }
 }
 
 /// Fetches and parses the module at `src` without running it
@@ -152,16 +191,17 @@ pub async fn preload(doc: &Document, opts: &Options, src: &str) -> Result<(), Lo
     let Some(link) = link else {
         return Ok(());
     };
-    append_to_head(doc, &link)?;
-    let outcome = Box::pin(wait_load(&link, load_timeout_ms(opts))).await;
-    link.remove();
-    match outcome.as_str() {
+    let link = RemoveOnDrop(link);
+    append_to_head(doc, &link.0)?;
+    let wait = Wait::start(doc, &link.0, load_timeout_ms(opts), None);
+    match wait.outcome().await.as_str() {
         "load" => Ok(()),
         other => Err(load_failed(src, other)),
     }
 }
 
-/// Inserts a new tag for `src` carrying `token` and waits for `load`.
+/// Inserts a new tag for `src` carrying `token` and waits for `load`
+/// without an evaluation error. On failure nothing of it stays.
 pub async fn mount(
     doc: &Document,
     opts: &Options,
@@ -179,38 +219,49 @@ pub async fn mount(
     )
     .map_err(|_| widget_error("could not create a script element"))?;
 
-    let watcher = UiWatcher::start(doc);
+    // Started before the insertion: the evaluation may follow at once.
+    let wait = Wait::start(doc, &script, load_timeout_ms(opts), Some(src));
     append_to_head(doc, &script)?;
-    let outcome = Box::pin(wait_load(&script, load_timeout_ms(opts))).await;
-    let ui = watcher.finish();
-    match outcome.as_str() {
-        "load" => Ok(Mounted { script, ui }),
-        other => {
-            script.remove();
-            Err(load_failed(src, other))
-        }
+    let outcome = wait.outcome().await;
+    let mounted = Mounted {
+        script,
+        ui: wait.take_ui(),
+    };
+    if outcome == "load" {
+        return Ok(mounted);
     }
+    unmount(doc, Some(mounted), opts);
+    Err(load_failed(src, &outcome))
 }
 
 #[wasm_bindgen(module = "/js/dom.js")]
 extern "C" {
-    /// A `Promise` of `"load"`, `"error"` or `"timeout"` with a `cancel()`.
+    /// A `Promise` of `"load"`, `"error"`, `"timeout"` or `"throw"`, with
+    /// `ui()` (what the evaluation added) and `cancel()`.
     #[wasm_bindgen(extends = Promise)]
     type LoadWait;
     #[wasm_bindgen(js_name = waitLoad)]
-    fn wait_load_js(target: &EventTarget, ms: u32) -> LoadWait;
+    fn wait_load_js(
+        doc: &Document,
+        target: &EventTarget,
+        ms: u32,
+        url: Option<&str>,
+        prefix: Option<&str>,
+    ) -> LoadWait;
     #[wasm_bindgen(method)]
     fn cancel(this: &LoadWait);
+    #[wasm_bindgen(method)]
+    fn ui(this: &LoadWait) -> Array;
     #[wasm_bindgen(js_name = findTags)]
     fn find_tags(doc: &Document, id: &str) -> Array;
-    #[wasm_bindgen(js_name = removeWidget)]
-    fn remove_widget(
+    #[wasm_bindgen(js_name = takeWidget)]
+    fn take_widget(
         doc: &Document,
         ui: &Array,
         script: Option<&HtmlScriptElement>,
         id: &str,
         selector: Option<&str>,
-    );
+    ) -> js_sys::Function;
     #[wasm_bindgen(js_name = scriptTag, catch)]
     fn script_tag(
         doc: &Document,
@@ -231,52 +282,44 @@ extern "C" {
     ) -> Result<Option<Element>, JsValue>;
     #[wasm_bindgen(js_name = appendToHead)]
     fn append_to_head_js(doc: &Document, el: &Element) -> Option<String>;
-    #[wasm_bindgen(js_name = watchUi)]
-    fn watch_ui(doc: &Document, prefix: &str) -> js_sys::Function;
 }
 
-/// Cancels the JS side of a wait (listeners, timer) when the wait is dropped.
-struct CancelOnDrop(LoadWait);
+/// One wait for `load` (see `waitLoad` in `js/dom.js`). Dropped before its
+/// outcome was taken (the mount was given up), it hands the clean-up of a
+/// late evaluation to the JS side.
+struct Wait(LoadWait);
 
-impl Drop for CancelOnDrop {
+impl Wait {
+    /// Starts waiting; with `url` (a module script), evaluation errors of
+    /// that URL count as failure and the UI the evaluation adds is tracked.
+    fn start(doc: &Document, target: &Element, timeout_ms: f64, url: Option<&str>) -> Wait {
+        Wait(wait_load_js(
+            doc,
+            target,
+            schedule::clamp_timer_ms(timeout_ms) as u32,
+            url,
+            url.map(|_| OWN_CLASS_PREFIX),
+        ))
+    }
+
+    /// "load", "error", "timeout" or "throw".
+    async fn outcome(&self) -> String {
+        let promise: &Promise = &self.0;
+        JsFuture::from(promise.clone())
+            .await
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_else(|| "error".into())
+    }
+
+    /// The elements the evaluation added to `<body>`, now the caller's.
+    fn take_ui(&self) -> Array {
+        self.0.ui()
+    }
+}
+
+impl Drop for Wait {
     fn drop(&mut self) {
         self.0.cancel();
-    }
-}
-
-/// Resolves with "load", "error" or "timeout".
-async fn wait_load(target: &EventTarget, timeout_ms: f64) -> String {
-    let wait = CancelOnDrop(wait_load_js(
-        target,
-        schedule::clamp_timer_ms(timeout_ms) as u32,
-    ));
-    let promise: &Promise = &wait.0;
-    JsFuture::from(promise.clone())
-        .await
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_else(|| "error".into())
-}
-
-/// The widget's own UI elements added to `<body>` while its script ran
-/// (observed in JS; see `watchUi` in `js/dom.js`). Stops watching on drop.
-struct UiWatcher(js_sys::Function);
-
-impl UiWatcher {
-    fn start(doc: &Document) -> UiWatcher {
-        UiWatcher(watch_ui(doc, OWN_CLASS_PREFIX))
-    }
-
-    fn finish(self) -> Array {
-        self.0
-            .call0(&JsValue::NULL)
-            .unwrap_or_else(|_| Array::new().into())
-            .unchecked_into()
-    }
-}
-
-impl Drop for UiWatcher {
-    fn drop(&mut self) {
-        let _ = self.0.call0(&JsValue::NULL);
     }
 }

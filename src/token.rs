@@ -14,15 +14,22 @@ use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
 use crate::{jwt, schedule};
 
-/// A validated operator token. It lives in memory only.
+/// A validated operator token. It lives in memory only. Times are in the
+/// visitor's clock, corrected when that clock is off (see
+/// [`schedule::clock_offset_ms`]), so timers and `expiresAt` agree with
+/// `Date.now()` on this page.
 #[derive(Clone, PartialEq)]
 pub struct Token {
     /// The JWT itself.
     pub value: String,
     /// When it stops working (the earlier of `expiresAt` and the JWT `exp`).
     pub expires_at_ms: f64,
-    /// When it arrived, for the default refresh margin.
+    /// When the round that last brought it ended.
     pub received_at_ms: f64,
+    /// How long it had left when it first arrived (for the refresh margin).
+    pub lifetime_ms: f64,
+    /// The last round brought back this same token.
+    pub repeated: bool,
 }
 
 impl std::fmt::Debug for Token {
@@ -38,6 +45,13 @@ impl Token {
     /// Still usable at `now_ms`.
     pub fn is_valid_at(&self, now_ms: f64) -> bool {
         self.expires_at_ms > now_ms
+    }
+
+    /// The backend handed out this token again (`again` is that answer).
+    pub fn arrived_again(&mut self, again: &Token) {
+        self.expires_at_ms = again.expires_at_ms;
+        self.received_at_ms = again.received_at_ms;
+        self.repeated = true;
     }
 }
 
@@ -113,7 +127,15 @@ pub async fn fetch_token(opts: &Options, ctrl: &AbortController) -> Result<Token
         .as_string()
         .unwrap_or_default();
     let parsed = parse_response(&text, url)?;
-    validate(parsed, js_sys::Date::now(), url)
+    // The server's clock, where the answer lets us read it (same origin,
+    // or `Access-Control-Expose-Headers: Date`); NaN otherwise.
+    let server_now = resp
+        .headers()
+        .get("date")
+        .ok()
+        .flatten()
+        .map_or(f64::NAN, |d| js_sys::Date::parse(&d));
+    validate(parsed, js_sys::Date::now(), server_now, url)
 }
 
 fn request_init(opts: &Options, ctrl: &AbortController) -> Result<RequestInit, LoaderError> {
@@ -124,12 +146,8 @@ fn request_init(opts: &Options, ctrl: &AbortController) -> Result<RequestInit, L
         .map_err(|_| LoaderError::invalid("fetchInit.headers", "could not be built"))?;
     let _ = headers.set("Accept", "application/json");
     for (name, value) in &opts.fetch_init.headers {
-        headers.set(name, value).map_err(|_| {
-            LoaderError::invalid(
-                &format!("fetchInit.headers.{name}"),
-                "is not a valid header",
-            )
-        })?;
+        // Checked when the options were read.
+        let _ = headers.set(name, value);
     }
     init.set_headers(&headers);
     let f = &opts.fetch_init;
@@ -176,7 +194,14 @@ fn parse_response(text: &str, url: &str) -> Result<TokenResponse, LoaderError> {
     Ok(TokenResponse { token, expires_at })
 }
 
-fn validate(resp: TokenResponse, now_ms: f64, url: &str) -> Result<Token, LoaderError> {
+/// Checks the expiry claims in the server's clock (`server_now_ms` from
+/// the `Date` header, or NaN) and converts them to the visitor's.
+fn validate(
+    resp: TokenResponse,
+    now_ms: f64,
+    server_now_ms: f64,
+    url: &str,
+) -> Result<Token, LoaderError> {
     let expires_at_ms = js_sys::Date::parse(&resp.expires_at);
     if !expires_at_ms.is_finite() {
         return Err(malformed(
@@ -187,12 +212,21 @@ fn validate(resp: TokenResponse, now_ms: f64, url: &str) -> Result<Token, Loader
             ),
         ));
     }
-    let exp = jwt::payload_json(&resp.token)
-        .and_then(|p| JSON::parse(&p).ok())
-        .and_then(|claims| Reflect::get(&claims, &"exp".into()).ok())
-        .and_then(|v| v.as_f64());
-    let expires_at_ms = schedule::effective_expiry_ms(expires_at_ms, exp);
-    if expires_at_ms <= now_ms {
+    let claims = jwt::payload_json(&resp.token).and_then(|p| JSON::parse(&p).ok());
+    let claim = |name: &str| {
+        claims
+            .as_ref()
+            .and_then(|c| Reflect::get(c, &name.into()).ok())
+            .and_then(|v| v.as_f64())
+    };
+    let expires_at_ms = schedule::effective_expiry_ms(expires_at_ms, claim("exp"));
+    let offset = schedule::clock_offset_ms(
+        now_ms,
+        server_now_ms,
+        claim("iat").map(|s| s * 1000.0),
+        expires_at_ms,
+    );
+    if expires_at_ms <= now_ms + offset {
         let when = js_sys::Date::new(&JsValue::from(expires_at_ms))
             .to_iso_string()
             .as_string()
@@ -202,9 +236,12 @@ fn validate(resp: TokenResponse, now_ms: f64, url: &str) -> Result<Token, Loader
             format!("chathub-loader: the token endpoint {url} handed out a token that expired at {when}; check the backend's clock and token lifetime"),
         ));
     }
+    let expires_at_ms = expires_at_ms - offset;
     Ok(Token {
         value: resp.token,
         expires_at_ms,
         received_at_ms: now_ms,
+        lifetime_ms: expires_at_ms - now_ms,
+        repeated: false,
     })
 }

@@ -38,9 +38,9 @@ export interface WidgetFallbackOptions {
 export interface WidgetFetchInit {
   credentials?: "omit" | "same-origin" | "include";
   headers?: Record<string, string>;
-  mode?: "cors" | "same-origin" | "no-cors";
-  cache?: "default" | "no-store" | "reload" | "no-cache" | "force-cache" | "only-if-cached";
-  referrerPolicy?: string;
+  mode?: "cors" | "same-origin";
+  cache?: "default" | "no-store" | "reload" | "no-cache" | "force-cache";
+  referrerPolicy?: ReferrerPolicy;
 }
 
 /** Options of `new WidgetTokenManager(...)`. Unknown keys are rejected. */

@@ -40,73 +40,80 @@ extern "C" {
 /// The click listener on the contact box's button.
 type OnClick = Listening<Closure<dyn Fn()>>;
 
-/// The loading status and the contact box currently shown, if any.
-#[derive(Default)]
-pub struct Ui {
-    status: Option<Element>,
-    fallback: Option<(Element, OnClick)>,
+/// One element the loader shows, with the listener it needs.
+pub struct Shown {
+    el: Element,
+    _click: Option<OnClick>,
 }
 
-impl Ui {
-    /// Shows the loading status (once).
-    pub fn show_status(&mut self, doc: &Document, opts: &Options) -> Result<(), LoaderError> {
-        if self.status.as_ref().is_some_and(|s| s.is_connected()) {
-            return Ok(());
-        }
-        let parent = container(doc, opts)?;
-        ensure_style(doc, opts);
-        let status = status_box(doc, &opts.loading_text).map_err(|_| cannot_create())?;
-        let _ = parent.append_child(&status);
-        self.status = Some(status);
-        Ok(())
+impl Shown {
+    /// Still in the document.
+    pub fn is_connected(&self) -> bool {
+        self.el.is_connected()
     }
 
-    /// Removes the loading status.
-    pub fn hide_status(&mut self) {
-        if let Some(s) = self.status.take() {
-            s.remove();
-        }
+    /// Takes it off the page. Removing an element that holds focus fires
+    /// `focusout` at once, so page code may run here: call it with no
+    /// borrow of the manager held.
+    pub fn remove(self) {
+        self.el.remove();
     }
+}
 
-    /// Shows the contact box, replacing any previous one (never two).
-    pub fn show_fallback(
-        &mut self,
-        doc: &Document,
-        opts: &Options,
-        on_retry: impl Fn() + 'static,
-    ) -> Result<(), LoaderError> {
-        self.hide_fallback();
-        let Some(fb) = &opts.fallback else {
-            return Ok(());
-        };
-        let parent = container(doc, opts)?;
-        ensure_style(doc, opts);
-        let phone = fb.phone.as_ref();
-        let bx = fallback_box(
-            doc,
-            &fb.title,
-            &fb.message,
-            fb.email.as_deref(),
-            phone.map(|(label, _)| label.as_str()),
-            phone.map(|(_, href)| href.as_str()),
-            fb.url.as_deref(),
-            &fb.button_text,
-        )
-        .map_err(|_| cannot_create())?;
-        let button = bx.last_element_child().ok_or_else(cannot_create)?;
-        let callback = Closure::<dyn Fn()>::new(on_retry);
-        let listener = Listening::new(listen(&button, "click", &callback), callback);
-        let _ = parent.append_child(&bx);
-        self.fallback = Some((bx, listener));
-        Ok(())
-    }
+/// The loading status and the contact box currently shown, if any. The
+/// manager takes them out of its `RefCell` before removing them (see
+/// [`Shown::remove`]).
+#[derive(Default)]
+pub struct Ui {
+    /// The loading status.
+    pub status: Option<Shown>,
+    /// The contact box.
+    pub fallback: Option<Shown>,
+}
 
-    /// Removes the contact box.
-    pub fn hide_fallback(&mut self) {
-        if let Some((bx, _listener)) = self.fallback.take() {
-            bx.remove();
-        }
-    }
+/// Shows the loading status in the container.
+pub fn show_status(doc: &Document, opts: &Options) -> Result<Shown, LoaderError> {
+    let parent = container(doc, opts)?;
+    ensure_style(doc, opts);
+    let status = status_box(doc, &opts.loading_text).map_err(|_| cannot_create())?;
+    let _ = parent.append_child(&status);
+    Ok(Shown {
+        el: status,
+        _click: None,
+    })
+}
+
+/// Shows the contact box in the container (`None` with `fallback: false`).
+pub fn show_fallback(
+    doc: &Document,
+    opts: &Options,
+    on_retry: impl Fn() + 'static,
+) -> Result<Option<Shown>, LoaderError> {
+    let Some(fb) = &opts.fallback else {
+        return Ok(None);
+    };
+    let parent = container(doc, opts)?;
+    ensure_style(doc, opts);
+    let phone = fb.phone.as_ref();
+    let bx = fallback_box(
+        doc,
+        &fb.title,
+        &fb.message,
+        fb.email.as_deref(),
+        phone.map(|(label, _)| label.as_str()),
+        phone.map(|(_, href)| href.as_str()),
+        fb.url.as_deref(),
+        &fb.button_text,
+    )
+    .map_err(|_| cannot_create())?;
+    let button = bx.last_element_child().ok_or_else(cannot_create)?;
+    let callback = Closure::<dyn Fn()>::new(on_retry);
+    let listener = Listening::new(listen(&button, "click", &callback), callback);
+    let _ = parent.append_child(&bx);
+    Ok(Some(Shown {
+        el: bx,
+        _click: Some(listener),
+    }))
 }
 
 fn cannot_create() -> LoaderError {

@@ -12,15 +12,26 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[wasm_bindgen_test]
 async fn a_short_lived_token_is_refreshed_before_it_expires() {
     let id = unique("short");
-    script(&id, r#"[{"ttlMs": 1500}]"#).await;
-    let m = manager(test_opts(&id, &format!(r#""org": "{id}""#)));
+    script(&id, r#"[{"ttlMs": 5000}]"#).await;
+    let m = std::rc::Rc::new(manager(test_opts(&id, &format!(r#""org": "{id}""#))));
     assert_eq!(code_of(m.initialize()).await, "ok");
     let first_expiry = m.expires_at().unwrap().get_time();
-    // Default margin: 20% of 1.5 s, so a refresh at about 1.2 s.
-    wait(1350).await;
-    assert!(requests(&id).await >= 2, "refreshed before expiry");
-    assert!(m.expires_at().unwrap().get_time() > first_expiry);
-    assert_eq!(m.state(), "ready");
+    // Default margin: 20% of 5 s, so a refresh at about 4 s.
+    assert!(wait_for_requests(&id, 2, 10_000).await, "refreshed");
+    assert!(
+        js_sys::Date::now() < first_expiry,
+        "the refresh started before the token expired"
+    );
+    let renewed = {
+        let m = m.clone();
+        wait_for(
+            move || m.expires_at().is_some_and(|e| e.get_time() > first_expiry),
+            5000,
+        )
+        .await
+    };
+    assert!(renewed, "the new token is in use");
+    assert!(wait_for_state(&m, "ready", 5000).await);
     let tokens = tokens(&id).await;
     assert_eq!(&only_tag_token(&tag_id(Some(&id))), tokens.last().unwrap());
     m.destroy();
@@ -46,14 +57,142 @@ async fn a_burst_of_token_expired_errors_makes_one_refresh() {
     let id = unique("burst");
     let m = manager(test_opts(&id, &format!(r#""org": "{id}""#)));
     assert_eq!(code_of(m.initialize()).await, "ok");
+    let from_widget = widget_src(&id);
     for _ in 0..20 {
-        fire_window_error("Uncaught Error: ChatHub widget: token expired");
+        fire_window_error(
+            "Uncaught Error: ChatHub widget: token expired",
+            &from_widget,
+        );
     }
-    wait(700).await;
+    assert!(
+        wait_for_requests(&id, 2, 3000).await,
+        "the burst makes a refresh"
+    );
+    wait(500).await;
     assert_eq!(requests(&id).await, 2, "one refresh for the whole burst");
-    fire_window_error("some unrelated error");
+    fire_window_error("some unrelated error", &from_widget);
     wait(400).await;
     assert_eq!(requests(&id).await, 2, "other errors are ignored");
+    m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn the_host_apps_own_token_expired_error_does_not_remount_the_widget() {
+    let id = unique("hosterr");
+    let m = manager(test_opts(&id, &format!(r#""org": "{id}""#)));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    // The page's own script (another origin than the widget's).
+    fire_window_error("Uncaught Error: Session token expired", &page_url());
+    fire_window_error("Session token expired", "");
+    wait(700).await;
+    assert_eq!(requests(&id).await, 1, "not the widget's error");
+    assert_eq!(evaluations(&tag_id(Some(&id))).length(), 1);
+    m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_refresh_margin_longer_than_the_token_does_not_loop() {
+    // Reported: refreshMarginMs 600000 with 5-minute tokens made 168
+    // requests and 167 widget evaluations in 3 s.
+    let id = unique("margin");
+    script(&id, r#"[{"ttlMs": 300000}]"#).await;
+    let m = manager(test_opts(
+        &id,
+        &format!(r#""org": "{id}", "refreshMarginMs": 600000"#),
+    ));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    wait(1500).await;
+    assert_eq!(requests(&id).await, 1);
+    assert_eq!(evaluations(&tag_id(Some(&id))).length(), 1);
+    // The margin is capped at half the lifetime: due in about 2.5 min.
+    assert_eq!(m.state(), "ready");
+    m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn the_same_token_again_is_not_remounted_and_does_not_loop() {
+    let id = unique("sametoken");
+    let tag = tag_id(Some(&id));
+    // A backend that serves its cached token, with a margin as long as
+    // the token's life (capped at half of it).
+    script(
+        &id,
+        r#"[{"ttlMs": 30000}, {"ttlMs": 30000, "sameToken": true}]"#,
+    )
+    .await;
+    let m = manager(test_opts(
+        &id,
+        &format!(r#""org": "{id}", "refreshMarginMs": 30000"#),
+    ));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    let first = only_tag_token(&tag);
+    assert_eq!(code_of(m.refresh_token()).await, "ok");
+    assert_eq!(requests(&id).await, 2);
+    assert_eq!(
+        evaluations(&tag).length(),
+        1,
+        "the same token is not remounted"
+    );
+    assert_eq!(only_tag_token(&tag), first);
+    assert_eq!(m.state(), "ready");
+    // The next try waits half of what is left (15 s), not a loop.
+    wait(1500).await;
+    assert_eq!(requests(&id).await, 2, "backed off, not looping");
+    assert_eq!(evaluations(&tag).length(), 1);
+    m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_visitor_clock_hours_off_still_gets_a_widget_that_refreshes_on_time() {
+    // skewMs shifts the server's clock: -2 h is a visitor 2 h ahead.
+    for (skew, hide_date) in [
+        (-7_200_000i64, false),
+        (7_200_000, false),
+        (-7_200_000, true),
+        (7_200_000, true),
+    ] {
+        let id = unique("skew");
+        script(
+            &id,
+            &format!(r#"[{{"ttlMs": 3000, "skewMs": {skew}, "hideDate": {hide_date}}}]"#),
+        )
+        .await;
+        let m = manager(test_opts(&id, &format!(r#""org": "{id}""#)));
+        let what = format!("skew {skew} ms, Date header hidden: {hide_date}");
+        assert_eq!(code_of(m.initialize()).await, "ok", "{what}");
+        let left = m.expires_at().unwrap().get_time() - js_sys::Date::now();
+        assert!(
+            left > 1_000.0 && left <= 4_100.0,
+            "{what}: expiresAt in the visitor's clock, got {left} ms left"
+        );
+        // Default margin: 20% of 3 s, so a refresh at about 2.4 s.
+        assert!(
+            wait_for_requests(&id, 2, 6000).await,
+            "{what}: refreshed on time"
+        );
+        assert_eq!(m.state(), "ready", "{what}");
+        m.destroy();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_success_clears_the_retry_a_failure_armed() {
+    let id = unique("retryclear");
+    let tag = tag_id(Some(&id));
+    let m = manager(test_opts(
+        &id,
+        &format!(r#""org": "{id}", "maxRetries": 0, "retryDelayMs": 1000"#),
+    ));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    script(&id, r#"[{"status": 500}]"#).await;
+    // Fails; a background retry is armed (0.5 to 1 s) and the widget kept.
+    assert_eq!(code_of(m.refresh_token()).await, "TOKEN_HTTP");
+    script(&id, "[{}]").await;
+    assert_eq!(code_of(m.refresh_token()).await, "ok");
+    let (n, evals) = (requests(&id).await, evaluations(&tag).length());
+    wait(1500).await;
+    assert_eq!(requests(&id).await, n, "no retry after the success");
+    assert_eq!(evaluations(&tag).length(), evals, "no extra remount");
     m.destroy();
 }
 
@@ -65,8 +204,9 @@ async fn an_unhandled_rejection_saying_token_expired_triggers_a_refresh() {
     for _ in 0..5 {
         fire_rejection("Token expired");
     }
-    wait(700).await;
-    assert_eq!(requests(&id).await, 2);
+    assert!(wait_for_requests(&id, 2, 3000).await);
+    wait(400).await;
+    assert_eq!(requests(&id).await, 2, "one refresh for the burst");
     m.destroy();
 }
 
@@ -79,14 +219,13 @@ async fn coming_back_online_or_visible_retries_from_the_fallback() {
     ] {
         let id = unique(kind);
         script(&id, r#"[{"status": 401}]"#).await;
-        let m = manager(test_opts(&id, &format!(r#""org": "{id}""#)));
+        let m = std::rc::Rc::new(manager(test_opts(&id, &format!(r#""org": "{id}""#))));
         assert_eq!(code_of(m.initialize()).await, "TOKEN_UNAUTHORIZED");
         wait(300).await;
         assert_eq!(requests(&id).await, 1, "401 is not retried by itself");
         script(&id, "[{}]").await;
         fire(target, kind);
-        wait(500).await;
-        assert_eq!(m.state(), "ready", "{kind} re-checks");
+        assert!(wait_for_state(&m, "ready", 5000).await, "{kind} re-checks");
         m.destroy();
     }
 }
@@ -95,14 +234,13 @@ async fn coming_back_online_or_visible_retries_from_the_fallback() {
 async fn the_periodic_check_is_a_safety_net() {
     let id = unique("interval");
     script(&id, r#"[{"status": 401}]"#).await;
-    let m = manager(test_opts(
+    let m = std::rc::Rc::new(manager(test_opts(
         &id,
         &format!(r#""org": "{id}", "checkIntervalMs": 200"#),
-    ));
+    )));
     assert_eq!(code_of(m.initialize()).await, "TOKEN_UNAUTHORIZED");
     script(&id, "[{}]").await;
-    wait(700).await;
-    assert_eq!(m.state(), "ready");
+    assert!(wait_for_state(&m, "ready", 5000).await);
     m.destroy();
 }
 
@@ -119,7 +257,7 @@ async fn after_destroy_no_timer_or_listener_makes_requests() {
     wait(50).await;
     let before = requests(&id).await;
     fire("window", "online");
-    fire_window_error("token expired");
+    fire_window_error("token expired", &widget_src(&id));
     // Past the refresh point (800 ms) and many check intervals.
     wait(1200).await;
     assert_eq!(requests(&id).await, before);

@@ -230,12 +230,19 @@ async fn a_failed_refresh_keeps_the_working_widget_and_retries_until_it_succeeds
         get(&get(&last, "error"), "code").as_string().unwrap(),
         "TOKEN_HTTP"
     );
-    // The backend recovers; the manager retries by itself.
+    // The backend recovers; the manager retries by itself. Wait for what
+    // the user waits for: ready with the new token (the tag carries it
+    // while the new module is still loading, in "refreshing").
     script(&id, "[{}]").await;
     let tag = tag_id(Some(org));
-    let recovered = wait_for(move || only_tag_token(&tag) != first, 5000).await;
+    let m = std::rc::Rc::new(m);
+    let watched = m.clone();
+    let recovered = wait_for(
+        move || watched.state() == "ready" && only_tag_token(&tag) != first,
+        5000,
+    )
+    .await;
     assert!(recovered, "background retry installs a new token");
-    assert_eq!(m.state(), "ready");
     get(&log, "stop")
         .dyn_into::<js_sys::Function>()
         .unwrap()

@@ -71,6 +71,27 @@ fn bad_options_throw_invalid_options_naming_the_key() {
         (r#"{"tokenUrl": "/t", "org": ""}"#, "org"),
         (r###"{"tokenUrl": "/t", "container": "##"}"###, "container"),
         (r#"{"tokenUrl": "/t", "reload": "page"}"#, "reload"),
+        // Values that would make every fetch throw or answer opaquely.
+        (
+            r#"{"tokenUrl": "/t", "fetchInit": {"referrerPolicy": "sometimes"}}"#,
+            "fetchInit.referrerPolicy",
+        ),
+        (
+            r#"{"tokenUrl": "/t", "fetchInit": {"mode": "no-cors"}}"#,
+            "fetchInit.mode",
+        ),
+        (
+            r#"{"tokenUrl": "/t", "fetchInit": {"cache": "only-if-cached"}}"#,
+            "fetchInit.cache",
+        ),
+        (
+            r#"{"tokenUrl": "https://api.example.com/t", "fetchInit": {"mode": "same-origin"}}"#,
+            "fetchInit.mode",
+        ),
+        (
+            r#"{"tokenUrl": "/t", "fetchInit": {"headers": {"X Bad Name": "1"}}}"#,
+            "fetchInit.headers.X Bad Name",
+        ),
     ];
     for (json, key) in cases {
         let (code, message) = constructor_error(opts(json));
@@ -106,13 +127,12 @@ async fn an_accessible_status_shows_while_loading_and_goes_when_ready() {
     let box_id = format!("{id}-box");
     make_container(&box_id);
     script(&id, r#"[{"delay": 300}]"#).await;
-    let m = manager(test_opts(
+    let m = std::rc::Rc::new(manager(test_opts(
         &id,
         &format!(r##""org": "{id}", "container": "#{box_id}""##),
-    ));
+    )));
     let p = m.initialize();
-    wait(100).await;
-    assert_eq!(m.state(), "loading");
+    assert!(wait_for_state(&m, "loading", 5000).await);
     let status = within(&box_id, ".chathub-loader-status");
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].get_attribute("role").as_deref(), Some("status"));
@@ -268,6 +288,56 @@ async fn state_events_follow_the_life_cycle() {
             "ready>destroyed"
         ]
     );
+    get(&log, "stop")
+        .dyn_into::<js_sys::Function>()
+        .unwrap()
+        .call0(&JsValue::NULL)
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_page_listener_that_destroys_on_focusout_does_not_break_the_loader() {
+    // Removing the contact box while its button has focus fires focusout
+    // synchronously; the page's listener destroys the manager right then.
+    let id = unique("focusout");
+    let box_id = format!("{id}-box");
+    make_container(&box_id);
+    script(&id, r#"[{"status": 401}]"#).await;
+    let o = format!(r##""org": "{id}", "container": "#{box_id}""##);
+    let m = manager(test_opts(&id, &o));
+    assert_eq!(code_of(m.initialize()).await, "TOKEN_UNAUTHORIZED");
+    let button: web_sys::HtmlElement = within(&box_id, ".chathub-loader-fallback button")[0]
+        .clone()
+        .unchecked_into();
+    button.focus().unwrap();
+    script(&id, "[{}]").await;
+    let log = start_state_log();
+    destroy_on_focus_out(&button, JsValue::from(m));
+    button.click();
+    let destroyed = {
+        let log = log.clone();
+        wait_for(
+            move || {
+                js_sys::Array::from(&get(&log, "log"))
+                    .iter()
+                    .any(|e| get(&e, "state").as_string().as_deref() == Some("destroyed"))
+            },
+            5000,
+        )
+        .await
+    };
+    assert!(destroyed, "the page's destroy() ran");
+    assert_eq!(
+        within(&box_id, "*").len(),
+        0,
+        "nothing left in the container"
+    );
+    assert_eq!(tags_with_id(&tag_id(Some(&id))).length(), 0);
+    // The loader still works: the org's slot is free for a new manager.
+    let again = manager(test_opts(&id, &o));
+    assert_eq!(code_of(again.initialize()).await, "ok");
+    assert_eq!(tags_with_id(&tag_id(Some(&id))).length(), 1);
+    again.destroy();
     get(&log, "stop")
         .dyn_into::<js_sys::Function>()
         .unwrap()

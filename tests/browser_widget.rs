@@ -109,7 +109,35 @@ async fn a_second_manager_with_the_same_options_is_the_same_manager() {
         "names what differs: {message}"
     );
     b.destroy();
-    assert_eq!(a.state(), "destroyed", "handles share one manager");
+    a.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn destroy_releases_one_handle_and_the_last_one_tears_down() {
+    let id = unique("handles");
+    let tag = tag_id(Some(&id));
+    let o = format!(r#""org": "{id}""#);
+    let a = manager(test_opts(&id, &o));
+    let b = manager(test_opts(&id, &o));
+    assert_eq!(code_of(a.initialize()).await, "ok");
+    assert_eq!(code_of(b.initialize()).await, "ok");
+    // One component unmounts: the other keeps its chat.
+    a.destroy();
+    a.destroy(); // idempotent: releases a's handle once
+    assert_eq!(a.state(), "destroyed");
+    assert_eq!(code_of(a.refresh_token()).await, "DESTROYED");
+    assert_eq!(b.state(), "ready");
+    assert_eq!(tags_with_id(&tag).length(), 1);
+    assert_eq!(panels(&tag).length(), 1);
+    assert_eq!(code_of(b.refresh_token()).await, "ok", "b still refreshes");
+    // A third handle joins the live manager; releasing b leaves it to c.
+    let c = manager(test_opts(&id, &o));
+    b.destroy();
+    assert_eq!(c.state(), "ready");
+    assert_eq!(tags_with_id(&tag).length(), 1);
+    c.destroy();
+    assert_eq!(tags_with_id(&tag).length(), 0, "the last handle tears down");
+    assert_eq!(panels(&tag).length(), 0);
 }
 
 #[wasm_bindgen_test]
@@ -189,13 +217,14 @@ async fn destroy_leaves_nothing_and_mount_unmount_mount_leaves_one_tag() {
 async fn destroy_aborts_the_request_in_flight() {
     let id = unique("abort");
     let org = id.clone();
-    script(&id, r#"[{"delay": 400}]"#).await;
+    script(&id, r#"[{"delay": 1500}]"#).await;
     let m = manager(test_opts(&id, &format!(r#""org": "{org}""#)));
     let p = m.initialize();
-    wait(100).await;
+    // The request is out (the server counts it while it waits to answer).
+    assert!(wait_for_requests(&id, 1, 5000).await);
     m.destroy();
     assert_eq!(code_of(p).await, "DESTROYED");
-    wait(500).await;
+    wait(1700).await;
     assert_eq!(
         tags_with_id(&tag_id(Some(&org))).length(),
         0,
@@ -242,4 +271,115 @@ async fn a_refresh_whose_widget_cannot_load_keeps_the_working_widget() {
     assert_ne!(only_tag_token(&tag), first);
     assert_eq!(panels(&tag).length(), 1);
     m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_widget_that_throws_while_it_evaluates_is_widget_load_not_ready() {
+    let id = unique("throws");
+    let tag = tag_id(Some(&id));
+    make_widget_throw(&id).await;
+    let m = manager(scenario_opts(&id, &format!(r#""org": "{id}""#)));
+    assert_eq!(code_of(m.initialize()).await, "WIDGET_LOAD");
+    assert_eq!(m.state(), "fallback");
+    assert_eq!(evaluations(&tag).length(), 1, "it did evaluate");
+    assert_eq!(tags_with_id(&tag).length(), 0);
+    assert_eq!(
+        panels(&tag).length(),
+        0,
+        "what the broken widget added is gone"
+    );
+    assert_eq!(count(".chathub-loader-fallback"), 1);
+    m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_refresh_whose_widget_throws_keeps_the_working_widget() {
+    let id = unique("throwsrefresh");
+    let tag = tag_id(Some(&id));
+    let m = manager(scenario_opts(&id, &format!(r#""org": "{id}""#)));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    let first = only_tag_token(&tag);
+    make_widget_throw(&id).await;
+    assert_eq!(code_of(m.refresh_token()).await, "WIDGET_LOAD");
+    assert_eq!(m.state(), "ready", "the old token still works");
+    assert_eq!(
+        only_tag_token(&tag),
+        first,
+        "the widget runs with the token it had"
+    );
+    assert_eq!(panels(&tag).length(), 1);
+    assert_eq!(count(".chathub-loader-fallback"), 0);
+    set_widget_status(&id, 200).await;
+    assert_eq!(code_of(m.refresh_token()).await, "ok");
+    assert_ne!(only_tag_token(&tag), first);
+    assert_eq!(panels(&tag).length(), 1);
+    m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn destroy_during_the_widget_download_leaves_no_widget_ui_behind() {
+    let id = unique("latewidget");
+    let tag = tag_id(Some(&id));
+    set_widget_delay(&id, 600).await;
+    let m = manager(scenario_opts(&id, &format!(r#""org": "{id}""#)));
+    let p = m.initialize();
+    let t = tag.clone();
+    assert!(wait_for(move || tags_with_id(&t).length() == 1, 5000).await);
+    m.destroy();
+    assert_eq!(code_of(p).await, "DESTROYED");
+    // The removed module script still evaluates once its download ends.
+    let part = format!("/s/{id}/");
+    let p2 = part.clone();
+    assert!(
+        wait_for(move || evaluations_from(&p2).length() == 1, 5000).await,
+        "the late evaluation happened"
+    );
+    wait(50).await;
+    assert_eq!(
+        panels_from(&part).length(),
+        0,
+        "and what it added was removed"
+    );
+    assert_eq!(tags_with_id(&tag).length(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_widget_that_loads_after_the_timeout_does_not_appear_next_to_the_contact_box() {
+    // The load timeout is twice max(requestTimeoutMs, 10 s): 20 s here.
+    let id = unique("timeoutwidget");
+    let tag = tag_id(Some(&id));
+    set_widget_delay(&id, 21_000).await;
+    let m = manager(scenario_opts(&id, &format!(r#""org": "{id}""#)));
+    assert_eq!(code_of(m.initialize()).await, "WIDGET_LOAD");
+    assert_eq!(count(".chathub-loader-fallback"), 1);
+    let part = format!("/s/{id}/");
+    let p2 = part.clone();
+    let late = wait_for(move || evaluations_from(&p2).length() == 1, 10_000).await;
+    wait(50).await;
+    let left = panels_from(&part).length();
+    let boxes = count(".chathub-loader-fallback");
+    m.destroy();
+    assert!(late, "the late evaluation happened");
+    assert_eq!(left, 0, "the late widget was removed");
+    assert_eq!(boxes, 1);
+    assert_eq!(tags_with_id(&tag).length(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn destroy_during_a_refresh_preload_leaves_no_modulepreload_link() {
+    let id = unique("preloadleak");
+    let m = manager(scenario_opts(&id, &format!(r#""org": "{id}""#)));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    set_widget_delay(&id, 600).await;
+    let p = m.refresh_token();
+    let links = format!(r#"link[rel="modulepreload"][href*="{id}"]"#);
+    let l = links.clone();
+    assert!(
+        wait_for(move || count(&l) == 1, 5000).await,
+        "the preload started"
+    );
+    m.destroy();
+    assert_eq!(code_of(p).await, "DESTROYED");
+    wait(800).await;
+    assert_eq!(count(&links), 0);
 }

@@ -18,23 +18,33 @@ extern "C" {
     pub fn tags_with_id(id: &str) -> js_sys::Array;
     pub fn evaluations(tag_id: &str) -> js_sys::Array;
     pub fn panels(tag_id: &str) -> js_sys::Array;
+    #[wasm_bindgen(js_name = evaluationsFrom)]
+    pub fn evaluations_from(url_part: &str) -> js_sys::Array;
+    #[wasm_bindgen(js_name = panelsFrom)]
+    pub fn panels_from(url_part: &str) -> js_sys::Array;
     #[wasm_bindgen(js_name = startStateLog)]
     pub fn start_state_log() -> JsValue;
     #[wasm_bindgen(js_name = watchTagCount)]
     pub fn watch_tag_count(id: &str) -> JsValue;
     #[wasm_bindgen(js_name = errorOf)]
     fn error_of(p: &Promise) -> Promise;
+    #[wasm_bindgen(js_name = waitForRequests)]
+    fn wait_for_requests_js(base: &str, id: &str, n: u32, timeout_ms: u32) -> Promise;
     #[wasm_bindgen(js_name = waitUntil)]
     fn wait_until(pred: &js_sys::Function, timeout_ms: u32) -> Promise;
     #[wasm_bindgen(js_name = fireWindowError)]
-    pub fn fire_window_error(message: &str);
+    pub fn fire_window_error(message: &str, filename: &str);
+    #[wasm_bindgen(js_name = destroyOnFocusOut)]
+    pub fn destroy_on_focus_out(el: &web_sys::Element, manager: JsValue);
     #[wasm_bindgen(js_name = fireRejection)]
     pub fn fire_rejection(message: &str);
     pub fn fire(target: &str, kind: &str);
     #[wasm_bindgen(js_name = addStaticTag)]
     pub fn add_static_tag(id: &str, src: &str, token: &str) -> web_sys::Element;
     #[wasm_bindgen(js_name = setWidgetStatus)]
-    fn set_widget_status_js(base: &str, id: &str, status: u16) -> Promise;
+    fn set_widget_status_js(base: &str, id: &str, status: &str) -> Promise;
+    #[wasm_bindgen(js_name = setWidgetDelay)]
+    fn set_widget_delay_js(base: &str, id: &str, ms: u32) -> Promise;
     #[wasm_bindgen(js_name = makeContainer)]
     pub fn make_container(id: &str) -> web_sys::Element;
 }
@@ -99,6 +109,22 @@ pub async fn wait_for(pred: impl Fn() -> bool + 'static, timeout_ms: u32) -> boo
     ok.ok().and_then(|v| v.as_bool()).unwrap_or(false)
 }
 
+/// Waits until scenario `id` has seen `n` token requests; true when it did.
+pub async fn wait_for_requests(id: &str, n: u32, timeout_ms: u32) -> bool {
+    let ok = JsFuture::from(wait_for_requests_js(server(), id, n, timeout_ms)).await;
+    ok.ok().and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+/// Waits until the manager behind `m` reports `state`; true when it did.
+pub async fn wait_for_state(
+    m: &std::rc::Rc<WidgetTokenManager>,
+    state: &'static str,
+    timeout_ms: u32,
+) -> bool {
+    let m = m.clone();
+    wait_for(move || m.state() == state, timeout_ms).await
+}
+
 /// `obj[key]`.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
@@ -112,11 +138,14 @@ pub fn opts(json: &str) -> JsValue {
 /// Options for scenario `id` with the stand-in widget and quick retries;
 /// `extra` is more JSON members, e.g. `"org": "x"` (may be empty).
 pub fn test_opts(id: &str, extra: &str) -> JsValue {
+    opts_with_widget(id, &widget_src(id), extra)
+}
+
+fn opts_with_widget(id: &str, widget: &str, extra: &str) -> JsValue {
     let sep = if extra.is_empty() { "" } else { "," };
     opts(&format!(
-        r#"{{"tokenUrl": "{}", "widgetSrc": "{}", "retryDelayMs": 10, "requestTimeoutMs": 2000{sep}{extra}}}"#,
+        r#"{{"tokenUrl": "{}", "widgetSrc": "{widget}", "retryDelayMs": 10, "requestTimeoutMs": 2000{sep}{extra}}}"#,
         token_url(id),
-        widget_src(id)
     ))
 }
 
@@ -191,7 +220,31 @@ pub fn count(selector: &str) -> u32 {
 
 /// Makes scenario `id`'s widget module (`scenario_widget_src`) answer `status`.
 pub async fn set_widget_status(id: &str, status: u16) {
-    let _ = JsFuture::from(set_widget_status_js(server(), id, status)).await;
+    let _ = JsFuture::from(set_widget_status_js(server(), id, &status.to_string())).await;
+}
+
+/// Makes scenario `id`'s widget module throw while it evaluates (after it
+/// added its panel), as a broken widget build would.
+pub async fn make_widget_throw(id: &str) {
+    let _ = JsFuture::from(set_widget_status_js(server(), id, "throw")).await;
+}
+
+/// Delays scenario `id`'s widget module by `ms` (0 restores).
+pub async fn set_widget_delay(id: &str, ms: u32) {
+    let _ = JsFuture::from(set_widget_delay_js(server(), id, ms)).await;
+}
+
+/// Options for scenario `id` whose widget is the scriptable one
+/// (`scenario_widget_src`); `extra` as in `test_opts`.
+pub fn scenario_opts(id: &str, extra: &str) -> JsValue {
+    opts_with_widget(id, &scenario_widget_src(id), extra)
+}
+
+/// The page's own URL (a host-app script's `filename`).
+pub fn page_url() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default()
 }
 
 /// The stand-in widget served under scenario `id` (its status is scriptable).

@@ -15,6 +15,14 @@ export function tagsWithId(id) {
 export function evaluations(tagId) {
   return ((window.__testWidget && window.__testWidget.evaluations) || []).filter((e) => e.id === tagId);
 }
+// Evaluations and panels of widget modules whose URL contains `part`
+// (a module script removed before it evaluates cannot find its tag).
+export function evaluationsFrom(part) {
+  return ((window.__testWidget && window.__testWidget.evaluations) || []).filter((e) => e.url.includes(part));
+}
+export function panelsFrom(part) {
+  return [...document.querySelectorAll(".test-widget-panel")].filter((p) => p.dataset.src.includes(part));
+}
 export function panels(tagId) {
   return [...document.querySelectorAll(".test-widget-panel")].filter((p) => p.dataset.tagId === tagId);
 }
@@ -40,6 +48,9 @@ export async function errorOf(promise) {
     return e;
   }
 }
+export function waitForRequests(base, id, n, timeoutMs) {
+  return waitUntil(async () => (await endpointStats(base, id)).requests >= n, timeoutMs);
+}
 export async function waitUntil(pred, timeoutMs) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
@@ -48,8 +59,14 @@ export async function waitUntil(pred, timeoutMs) {
   }
   return false;
 }
-export function fireWindowError(message) {
-  window.dispatchEvent(new ErrorEvent("error", { message }));
+// An error as the browser reports an uncaught one from the script at `filename`.
+export function fireWindowError(message, filename) {
+  window.dispatchEvent(new ErrorEvent("error", { message, filename }));
+}
+// Destroys `manager` (a WidgetTokenManager handle) from a page listener
+// when focus leaves `el`, as a host app's focus handling might.
+export function destroyOnFocusOut(el, manager) {
+  el.addEventListener("focusout", () => manager.destroy());
 }
 export function fireRejection(message) {
   window.dispatchEvent(new PromiseRejectionEvent("unhandledrejection", { promise: Promise.resolve(), reason: new Error(message) }));
@@ -76,4 +93,7 @@ export function makeContainer(id) {
 }
 export async function setWidgetStatus(base, id, status) {
   await fetch(`${base}/s/${id}/widget-status`, { method: "POST", body: String(status) });
+}
+export async function setWidgetDelay(base, id, ms) {
+  await fetch(`${base}/s/${id}/widget-delay`, { method: "POST", body: String(ms) });
 }

@@ -52,6 +52,13 @@ export async function typed(): Promise<void> {
   new WidgetTokenManager({ tokenUrl: "/t", fallback: true });
   // @ts-expect-error reload is "module" | "attribute"
   new WidgetTokenManager({ tokenUrl: "/t", reload: "page" });
+  // @ts-expect-error an opaque answer has no token: "no-cors" is refused
+  new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { mode: "no-cors" } });
+  // @ts-expect-error "only-if-cached" makes fetch throw
+  new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { cache: "only-if-cached" } });
+  // @ts-expect-error referrerPolicy is a ReferrerPolicy
+  new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { referrerPolicy: "sometimes" } });
+  new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { referrerPolicy: "no-referrer", mode: "same-origin" } });
   // @ts-expect-error state is read-only and typed
   const bad: "nope" = manager.state;
   void bad;

@@ -5,14 +5,22 @@
 //
 //   POST /s/<id>/script   body: [step, ...]   (the last step repeats)
 //     step: { status=200, body?: object|string, delay=0, drop=false,
-//             ttlMs=3600000, jwtExpOffsetMs?: number }
+//             ttlMs=3600000, jwtExpOffsetMs?: number, skewMs=0,
+//             hideDate=false, sameToken=false }
 //     A 200 step without body answers a fresh JWT whose exp and
-//     expiresAt are now + ttlMs (or jwtExpOffsetMs for exp alone).
+//     expiresAt are now + ttlMs (or jwtExpOffsetMs for exp alone), with
+//     iat = now. skewMs shifts the server's clock (Date header, iat, exp,
+//     expiresAt): -7200000 is a visitor whose clock is 2 h ahead.
+//     hideDate sends no Date header; sameToken answers the previous token
+//     again (a backend serving its cached token).
 //   GET  /s/<id>/token[?org=...]   the scripted endpoint
 //   GET  /s/<id>/stats            { requests, orgs, tokens }
 //   GET  /widget.js?...           stand-in widget module
 //   GET  /s/<id>/widget.js        the same, or the status set by
-//   POST /s/<id>/widget-status    body: a number (e.g. 404); 200 restores
+//   POST /s/<id>/widget-status    body: a number (e.g. 404); 200 restores;
+//                                 "throw": the module throws while it
+//                                 evaluates (after adding its panel)
+//   POST /s/<id>/widget-delay     body: ms before the module is served
 //   GET  /missing-widget.js       404
 import http from "node:http";
 
@@ -26,8 +34,9 @@ function scenario(id) {
 
 const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
 
-function jwt(expMs, n) {
-  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: "operator-1", exp: Math.floor(expMs / 1000), n })}.c2lnbmF0dXJl`;
+function jwt(nowMs, expMs, n) {
+  const claims = { sub: "operator-1", iat: Math.floor(nowMs / 1000), exp: Math.floor(expMs / 1000), n };
+  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}.c2lnbmF0dXJl`;
 }
 
 function cors(req, res) {
@@ -35,6 +44,7 @@ function cors(req, res) {
   res.setHeader("Access-Control-Allow-Credentials", "true");
   res.setHeader("Access-Control-Allow-Headers", req.headers["access-control-request-headers"] || "*");
   res.setHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  res.setHeader("Access-Control-Expose-Headers", "Date, Retry-After");
   res.setHeader("Vary", "Origin");
 }
 
@@ -47,6 +57,7 @@ w.evaluations.push({ token, url: import.meta.url, id: me ? me.id : null, at: Dat
 const panel = document.createElement("div");
 panel.className = "test-widget-panel";
 panel.dataset.tagId = me ? me.id : "";
+panel.dataset.src = import.meta.url;
 panel.textContent = "chat for " + (me ? me.id : "?");
 document.body.appendChild(panel);
 if (me) {
@@ -64,7 +75,7 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
     return res.end(WIDGET);
   }
-  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats|widget\.js|widget-status)$/);
+  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats|widget\.js|widget-status|widget-delay)$/);
   if (!m) return res.writeHead(404, { "Content-Type": "text/plain" }).end("not found");
   const sc = scenario(m[1]);
   if (m[2] === "script" && req.method === "POST") {
@@ -74,16 +85,22 @@ const server = http.createServer(async (req, res) => {
     sc.next = 0;
     return res.writeHead(204).end();
   }
-  if (m[2] === "widget-status" && req.method === "POST") {
+  if ((m[2] === "widget-status" || m[2] === "widget-delay") && req.method === "POST") {
     let body = "";
     for await (const chunk of req) body += chunk;
-    sc.widgetStatus = Number(body) || 200;
+    if (m[2] === "widget-delay") sc.widgetDelay = Number(body) || 0;
+    else {
+      sc.widgetThrows = body === "throw";
+      sc.widgetStatus = Number(body) || 200;
+    }
     return res.writeHead(204).end();
   }
   if (m[2] === "widget.js") {
+    if (sc.widgetDelay) await new Promise((r) => setTimeout(r, sc.widgetDelay));
     const status = sc.widgetStatus || 200;
     res.writeHead(status, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
-    return res.end(status === 200 ? WIDGET : "");
+    const code = sc.widgetThrows ? WIDGET + "\nthrow new Error('stand-in widget: broken build');\n" : WIDGET;
+    return res.end(status === 200 ? code : "");
   }
   if (m[2] === "stats") {
     res.writeHead(200, { "Content-Type": "application/json" });
@@ -97,12 +114,16 @@ const server = http.createServer(async (req, res) => {
   if (step.drop) return req.socket.destroy();
   const status = step.status ?? 200;
   let body = step.body;
-  if (body === undefined && status === 200) {
-    const now = Date.now();
+  const now = Date.now() + (step.skewMs ?? 0);
+  if (step.hideDate) res.sendDate = false;
+  else res.setHeader("Date", new Date(now).toUTCString());
+  if (body === undefined && status === 200 && step.sameToken && sc.last) {
+    body = sc.last;
+  } else if (body === undefined && status === 200) {
     const ttl = step.ttlMs ?? 3_600_000;
-    const token = jwt(now + (step.jwtExpOffsetMs ?? ttl), sc.requests);
+    const token = jwt(now, now + (step.jwtExpOffsetMs ?? ttl), sc.requests);
     sc.tokens.push(token);
-    body = { token, expiresAt: new Date(now + ttl).toISOString() };
+    body = sc.last = { token, expiresAt: new Date(now + ttl).toISOString() };
   }
   const text = typeof body === "string" ? body : JSON.stringify(body ?? { error: "scripted" });
   res.writeHead(status, { "Content-Type": typeof body === "string" ? "text/html" : "application/json", "Cache-Control": "no-store" });
