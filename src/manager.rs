@@ -161,13 +161,7 @@ impl Inner {
             if self.destroyed() {
                 return Err(LoaderError::destroyed());
             }
-            let shown = self
-                .ui
-                .borrow()
-                .status
-                .as_ref()
-                .is_some_and(|s| s.is_connected());
-            if !shown {
+            if !self.is_shown(|ui| &mut ui.status) {
                 match ui::show_status(&doc, &self.opts) {
                     Ok(status) => self.keep_shown(status, |ui| &mut ui.status),
                     Err(e) => {
@@ -305,13 +299,7 @@ impl Inner {
             return;
         }
         let mut reported = e.clone();
-        let shown = self
-            .ui
-            .borrow()
-            .fallback
-            .as_ref()
-            .is_some_and(|f| f.is_connected());
-        if !shown {
+        if !self.is_shown(|ui| &mut ui.fallback) {
             // One box, kept while it is shown (focus stays on its button).
             let weak = self.weak.clone();
             let on_retry = move || {
@@ -329,6 +317,13 @@ impl Inner {
         if e.is_retryable() {
             self.schedule_retry_in_fallback(failures);
         }
+    }
+
+    /// Whether the element in this slot is on the page.
+    fn is_shown(&self, slot: fn(&mut Ui) -> &mut Option<ui::Shown>) -> bool {
+        slot(&mut self.ui.borrow_mut())
+            .as_ref()
+            .is_some_and(|s| s.is_connected())
     }
 
     /// Stores a shown element in its slot; what the slot held before is

@@ -249,35 +249,10 @@ async fn a_widget_that_fails_to_load_is_widget_load_and_the_fallback() {
 }
 
 #[wasm_bindgen_test]
-async fn a_refresh_whose_widget_cannot_load_keeps_the_working_widget() {
-    let id = unique("keepwidget");
-    let tag = tag_id(Some(&id));
-    make_container(&format!("{id}-box"));
-    let m = manager(opts(&format!(
-        r##"{{"tokenUrl": "{}", "org": "{id}", "widgetSrc": "{}", "retryDelayMs": 10, "container": "#{id}-box"}}"##,
-        token_url(&id),
-        scenario_widget_src(&id)
-    )));
-    assert_eq!(code_of(m.initialize()).await, "ok");
-    let first = only_tag_token(&tag);
-    set_widget_status(&id, 404).await;
-    assert_eq!(code_of(m.refresh_token()).await, "WIDGET_LOAD");
-    assert_eq!(m.state(), "ready", "the old token still works");
-    assert_eq!(only_tag_token(&tag), first, "the working widget stays");
-    assert_eq!(panels(&tag).length(), 1);
-    assert_eq!(count(&format!("#{id}-box .chathub-loader-fallback")), 0);
-    set_widget_status(&id, 200).await;
-    assert_eq!(code_of(m.refresh_token()).await, "ok");
-    assert_ne!(only_tag_token(&tag), first);
-    assert_eq!(panels(&tag).length(), 1);
-    m.destroy();
-}
-
-#[wasm_bindgen_test]
 async fn a_widget_that_throws_while_it_evaluates_is_widget_load_not_ready() {
     let id = unique("throws");
     let tag = tag_id(Some(&id));
-    make_widget_throw(&id).await;
+    set_widget_status(&id, "throw").await;
     let m = manager(scenario_opts(&id, &format!(r#""org": "{id}""#)));
     assert_eq!(code_of(m.initialize()).await, "WIDGET_LOAD");
     assert_eq!(m.state(), "fallback");
@@ -293,27 +268,34 @@ async fn a_widget_that_throws_while_it_evaluates_is_widget_load_not_ready() {
 }
 
 #[wasm_bindgen_test]
-async fn a_refresh_whose_widget_throws_keeps_the_working_widget() {
-    let id = unique("throwsrefresh");
-    let tag = tag_id(Some(&id));
-    let m = manager(scenario_opts(&id, &format!(r#""org": "{id}""#)));
-    assert_eq!(code_of(m.initialize()).await, "ok");
-    let first = only_tag_token(&tag);
-    make_widget_throw(&id).await;
-    assert_eq!(code_of(m.refresh_token()).await, "WIDGET_LOAD");
-    assert_eq!(m.state(), "ready", "the old token still works");
-    assert_eq!(
-        only_tag_token(&tag),
-        first,
-        "the widget runs with the token it had"
-    );
-    assert_eq!(panels(&tag).length(), 1);
-    assert_eq!(count(".chathub-loader-fallback"), 0);
-    set_widget_status(&id, 200).await;
-    assert_eq!(code_of(m.refresh_token()).await, "ok");
-    assert_ne!(only_tag_token(&tag), first);
-    assert_eq!(panels(&tag).length(), 1);
-    m.destroy();
+async fn a_refresh_whose_widget_fails_or_throws_keeps_the_working_widget() {
+    for broken in ["404", "throw"] {
+        let id = unique("keepwidget");
+        let tag = tag_id(Some(&id));
+        let box_id = format!("{id}-box");
+        make_container(&box_id);
+        let m = manager(scenario_opts(
+            &id,
+            &format!(r##""org": "{id}", "container": "#{box_id}""##),
+        ));
+        assert_eq!(code_of(m.initialize()).await, "ok");
+        let first = only_tag_token(&tag);
+        set_widget_status(&id, broken).await;
+        assert_eq!(code_of(m.refresh_token()).await, "WIDGET_LOAD", "{broken}");
+        assert_eq!(m.state(), "ready", "{broken}: the old token still works");
+        assert_eq!(
+            only_tag_token(&tag),
+            first,
+            "{broken}: the widget runs with the token it had"
+        );
+        assert_eq!(panels(&tag).length(), 1, "{broken}");
+        assert_eq!(count(&format!("#{box_id} .chathub-loader-fallback")), 0);
+        set_widget_status(&id, "200").await;
+        assert_eq!(code_of(m.refresh_token()).await, "ok", "{broken}");
+        assert_ne!(only_tag_token(&tag), first);
+        assert_eq!(panels(&tag).length(), 1, "{broken}");
+        m.destroy();
+    }
 }
 
 #[wasm_bindgen_test]

@@ -218,15 +218,11 @@ pub fn count(selector: &str) -> u32 {
         .unwrap_or(0)
 }
 
-/// Makes scenario `id`'s widget module (`scenario_widget_src`) answer `status`.
-pub async fn set_widget_status(id: &str, status: u16) {
-    let _ = JsFuture::from(set_widget_status_js(server(), id, &status.to_string())).await;
-}
-
-/// Makes scenario `id`'s widget module throw while it evaluates (after it
-/// added its panel), as a broken widget build would.
-pub async fn make_widget_throw(id: &str) {
-    let _ = JsFuture::from(set_widget_status_js(server(), id, "throw")).await;
+/// Makes scenario `id`'s widget module (`scenario_widget_src`) answer an
+/// HTTP status ("404"; "200" restores), or "throw" while it evaluates
+/// (after it added its panel), as a broken widget build would.
+pub async fn set_widget_status(id: &str, status: &str) {
+    let _ = JsFuture::from(set_widget_status_js(server(), id, status)).await;
 }
 
 /// Delays scenario `id`'s widget module by `ms` (0 restores).
