@@ -178,20 +178,17 @@ function watchUi(doc, prefix) {
 
 /**
  * The page signals a manager listens to: `check()` on visibilitychange (when
- * visible), online and pageshow; `signal(message)` on a window error raised
- * by a script on the widget's origin (`widgetSrc`'s), so the host app's own
- * "Session token expired" is not the widget's, and on unhandledrejection
- * (which carries no URL). Returns the function that removes the listeners.
+ * visible), online and pageshow; `signal(message)` on unhandledrejection
+ * (which carries no URL) and on a window error raised by the widget's code,
+ * so the host app's own "Session token expired" is not the widget's: its
+ * `filename` must be on the widget's origin, and, for a widget served from
+ * the page's own origin, under the widget's folder. Returns the function
+ * that removes the listeners.
  */
 export function watchPage(doc, win, check, signal, widgetSrc) {
-  const origin = new URL(widgetSrc).origin;
-  const fromWidget = (file) => {
-    try {
-      return new URL(file).origin == origin;
-    } catch {
-      return false;
-    }
-  };
+  const w = new URL(widgetSrc);
+  const scope = w.origin + (w.origin == win.location.origin ? w.pathname.slice(0, w.pathname.lastIndexOf("/") + 1) : "/");
+  const fromWidget = (file) => typeof file == "string" && file.startsWith(scope);
   const listeners = [
     [doc, "visibilitychange", () => doc.visibilityState == "visible" && check()],
     [win, "online", () => check()],

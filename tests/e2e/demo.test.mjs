@@ -192,6 +192,31 @@ try {
     assert(panels === 1, `expected one panel after switching back, found ${panels}`);
   });
 
+  await step("only the widget's own `token expired` error refreshes, not the host app's", async () => {
+    let requests = 0;
+    const count = (r) => {
+      if (r.url().includes("/api/chathub/token")) requests += 1;
+    };
+    page.on("request", count);
+    const fire = (filename) =>
+      page.evaluate((f) => {
+        window.dispatchEvent(new ErrorEvent("error", { message: "Uncaught Error: Session token expired", filename: f }));
+      }, filename);
+    // The widget is served from the page's own origin here: the host app's
+    // scripts (the page itself, /demo.js) are outside the widget's folder.
+    await fire(`${base}/`);
+    await fire(`${base}/demo.js`);
+    await page.waitForTimeout(1000); // past the 200 ms debounce: nothing may follow
+    assert(requests === 0, `the host app's error made ${requests} token request(s)`);
+    const src = await page.evaluate(() => document.querySelector('script[id^="operator-chat-panel-script"]').src);
+    await fire(src);
+    const deadline = Date.now() + STEP_TIMEOUT;
+    while (requests === 0 && Date.now() < deadline) await page.waitForTimeout(50);
+    assert(requests === 1, `the widget's error made ${requests} token request(s), expected 1`);
+    await page.locator("#state", { hasText: "ready" }).waitFor({ timeout: STEP_TIMEOUT });
+    page.off("request", count);
+  });
+
   await step("screenshot saved to target/demo.png", async () => {
     mkdirSync(dirname(screenshot), { recursive: true });
     await page.waitForTimeout(1200); // let the page's stats line update once
