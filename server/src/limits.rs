@@ -13,10 +13,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderName, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Router;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
@@ -197,41 +196,41 @@ where
     router.layer(layer)
 }
 
-/// Refuses over-long URIs (414) and header sections (431), and answers 504
-/// when the request takes longer than the timeout.
-pub async fn enforce(State(limits): State<Limits>, request: Request, next: Next) -> Response {
-    let uri = request.uri();
-    let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len())
-        + uri.authority().map_or(0, |a| a.as_str().len());
-    if uri_bytes > limits.max_uri_bytes {
-        return ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            "URI_TOO_LONG",
-            "The request URI is too long.",
-        )
-        .into_response();
+impl Limits {
+    /// Refuses an over-long URI (414) or header section (431).
+    pub fn check<B>(&self, request: &axum::http::Request<B>) -> Result<(), ApiError> {
+        let uri = request.uri();
+        let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+            + uri.authority().map_or(0, |a| a.as_str().len());
+        if uri_bytes > self.max_uri_bytes {
+            return Err(ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                "URI_TOO_LONG",
+                "The request URI is too long.",
+            ));
+        }
+        let header_bytes: usize = request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        if header_bytes > self.max_header_bytes {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "HEADERS_TOO_LARGE",
+                "The request headers are too large.",
+            ));
+        }
+        Ok(())
     }
-    let header_bytes: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum();
-    if header_bytes > limits.max_header_bytes {
-        return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "HEADERS_TOO_LARGE",
-            "The request headers are too large.",
-        )
-        .into_response();
-    }
-    match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
+
+    /// The answer when a request took longer than `request_timeout`.
+    pub fn timed_out() -> ApiError {
+        ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "REQUEST_TIMEOUT",
             "The request took too long; try again.",
         )
-        .into_response(),
     }
 }
 
