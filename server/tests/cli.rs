@@ -276,14 +276,7 @@ async fn run_service(args: &[&str]) -> Run {
         .await
         .unwrap();
     assert_eq!(resp.status(), 502);
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape_metrics(&base).await;
 
     // SIGTERM: a graceful stop with exit code 0.
     let killed = Command::new("kill")

@@ -14,15 +14,20 @@ async fn service(origins: &[String]) -> Service {
     start_service_with(config(&api), Arc::new(AllowAll), origins).await
 }
 
+/// GET the token endpoint as a page on `origin` would.
+async fn get_from(service: &Service, origin: &str) -> reqwest::Response {
+    client()
+        .get(service.token_url())
+        .header("origin", origin)
+        .send()
+        .await
+        .expect("request")
+}
+
 #[tokio::test]
 async fn an_allowed_origin_may_read_the_token() {
     let service = service(&[ALLOWED.to_owned()]).await;
-    let resp = client()
-        .get(service.token_url())
-        .header("origin", ALLOWED)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_from(&service, ALLOWED).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["access-control-allow-origin"], ALLOWED);
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
@@ -36,12 +41,7 @@ async fn other_origins_get_no_cors_headers() {
         "https://shop.example.com.evil.io",
         "null",
     ] {
-        let resp = client()
-            .get(service.token_url())
-            .header("origin", origin)
-            .send()
-            .await
-            .unwrap();
+        let resp = get_from(&service, origin).await;
         assert!(
             resp.headers().get("access-control-allow-origin").is_none(),
             "{origin} was allowed"
@@ -83,12 +83,7 @@ async fn preflight_is_answered_for_allowed_origins_only() {
 #[tokio::test]
 async fn without_configured_origins_there_is_no_cors() {
     let service = service(&[]).await;
-    let resp = client()
-        .get(service.token_url())
-        .header("origin", ALLOWED)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_from(&service, ALLOWED).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }
@@ -96,12 +91,7 @@ async fn without_configured_origins_there_is_no_cors() {
 #[tokio::test]
 async fn the_token_answer_exposes_date_and_retry_after_and_varies_on_origin() {
     let service = service(&[ALLOWED.to_owned()]).await;
-    let resp = client()
-        .get(service.token_url())
-        .header("origin", ALLOWED)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_from(&service, ALLOWED).await;
     assert_eq!(resp.status(), 200);
     let headers = resp.headers();
     let exposed = headers["access-control-expose-headers"]
@@ -139,14 +129,8 @@ async fn a_rate_limited_answer_is_readable_cross_origin() {
         ..HttpOptions::default()
     };
     let service = start_service_with_options(config(&api), Arc::new(AllowAll), &options).await;
-    let get = || {
-        client()
-            .get(service.token_url())
-            .header("origin", ALLOWED)
-            .send()
-    };
-    assert_eq!(get().await.unwrap().status(), 200);
-    let refused = get().await.unwrap();
+    assert_eq!(get_from(&service, ALLOWED).await.status(), 200);
+    let refused = get_from(&service, ALLOWED).await;
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["access-control-allow-origin"], ALLOWED);
     assert!(refused.headers()["access-control-expose-headers"]

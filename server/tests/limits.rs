@@ -71,14 +71,7 @@ async fn a_client_over_its_rate_gets_429_json_with_retry_after() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
-    let metrics = client()
-        .get(format!("{}/metrics", service.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape_metrics(&service.url).await;
     assert!(
         metrics.contains("chathub_rate_limited_requests_total 1"),
         "{metrics}"

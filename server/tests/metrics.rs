@@ -7,20 +7,6 @@ mod common;
 use chathub_token_server::fake_api::{Fault, DEV_PASSWORD};
 use common::*;
 
-async fn scrape(base: &str) -> String {
-    let resp = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
-    resp.text().await.unwrap()
-}
-
 fn value(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -43,7 +29,7 @@ async fn metrics_count_requests_cache_outcomes_upstream_calls_and_renewals() {
     get_token(&format!("{url}?org=support")).await;
     get_token(&format!("{url}?org=support")).await;
 
-    let text = scrape(&service.url).await;
+    let text = scrape_metrics(&service.url).await;
     for (series, expected) in [
         (
             "chathub_http_requests_total{route=\"/api/chathub/token\",status=\"200\"}",

@@ -149,6 +149,21 @@ pub async fn token_once_allowed(url: &str) -> serde_json::Value {
     }
 }
 
+/// The service's `/metrics` (checked: 200, Prometheus text format).
+pub async fn scrape_metrics(base: &str) -> String {
+    let resp = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/plain; version=0.0.4"));
+    resp.text().await.expect("metrics text")
+}
+
 /// GET the token endpoint; returns status and JSON body.
 pub async fn get_token(url: &str) -> (u16, serde_json::Value) {
     let resp = client().get(url).send().await.expect("request");
