@@ -31,7 +31,7 @@ use crate::metrics::{CacheCounters, CacheOutcome, Metrics};
 use crate::schedule;
 use crate::upstream::UpstreamError;
 
-/// What a stale answer suggests when a renewal is under way right now.
+/// When to ask again while an attempt is under way right now.
 const STALE_RETRY: Duration = Duration::from_secs(1);
 /// Timer offsets are capped here (tokens live at most 24 h).
 const MAX_HORIZON: Duration = Duration::from_secs(366 * 24 * 60 * 60);
@@ -240,7 +240,8 @@ impl TokenCache {
     /// cached one while it is still usable (a renewal is started if none is
     /// under way and the backoff allows); else the result of the upstream
     /// flow, shared with every request waiting for it; else, inside the
-    /// backoff window, [`TokenError::Backoff`] at once.
+    /// backoff window or while a retry after a failure is under way,
+    /// [`TokenError::Backoff`] at once.
     pub async fn get(&self, key: &str) -> Result<Served, TokenError> {
         let Some(org) = self.inner.orgs.get(key) else {
             return Err(TokenError::UnknownOrg);
@@ -276,18 +277,24 @@ impl TokenCache {
                     });
                 }
             }
+            // Inside a failing streak, a request does not wait for the
+            // next attempt either: it would only pile up (for as long as
+            // ChatHub hangs) behind a flow that probably fails too.
+            let wait = match (&slot.in_flight, slot.backoff.failures()) {
+                (Some(_), failures) if failures > 0 => Some(STALE_RETRY),
+                (Some(_), _) => None,
+                (None, _) => slot.backoff.remaining(now),
+            };
+            if let Some(retry_after) = wait {
+                org.counters.record(CacheOutcome::FailFast);
+                return Err(TokenError::Backoff {
+                    last: slot.last_error.clone().unwrap_or(UpstreamError::Internal),
+                    retry_after,
+                });
+            }
             match &slot.in_flight {
                 Some(flight) => flight.clone(),
-                None => {
-                    if let Some(retry_after) = slot.backoff.remaining(now) {
-                        org.counters.record(CacheOutcome::FailFast);
-                        return Err(TokenError::Backoff {
-                            last: slot.last_error.clone().unwrap_or(UpstreamError::Internal),
-                            retry_after,
-                        });
-                    }
-                    self.inner.start(key, &mut slot, false)
-                }
+                None => self.inner.start(key, &mut slot, false),
             }
         };
         org.counters.record(CacheOutcome::Miss);

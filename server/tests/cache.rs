@@ -264,6 +264,38 @@ async fn an_outage_with_an_empty_cache_makes_one_attempt_per_backoff_window() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn inside_a_failing_streak_requests_do_not_wait_for_the_next_attempt() {
+    // The first attempt fails; the retry hangs for a minute, then works.
+    let script = Script::new(60 * MIN, &[Step::Fail, Step::Slow(MIN)]);
+    let cache = cache(&script);
+    let window = cache.get("sales").await.unwrap_err().retry_after().unwrap();
+    advance(window).await;
+    // The request that makes the retry waits for it; the others do not.
+    let first = tokio::spawn({
+        let cache = cache.clone();
+        async move { cache.get("sales").await }
+    });
+    settle().await;
+    assert_eq!(script.calls(), 2);
+    let asked = Instant::now();
+    let answers = futures::future::join_all((0..100).map(|_| cache.get("sales"))).await;
+    assert_eq!(
+        asked.elapsed(),
+        Duration::ZERO,
+        "requests piled up behind the retry"
+    );
+    for answer in answers {
+        let err = answer.unwrap_err();
+        assert!(matches!(err, TokenError::Backoff { .. }), "{err:?}");
+        assert_eq!(err.retry_after(), Some(S));
+    }
+    let served = first.await.unwrap().unwrap();
+    assert_eq!(served.token.token.expose_secret(), "token-2");
+    assert_eq!(token(&cache).await, "token-2");
+    assert_eq!(script.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn requests_past_the_renewal_point_never_wait_for_a_slow_renewal() {
     let script = Script::new(60 * MIN, &[Step::Ok, Step::Slow(5 * MIN)]);
     let cache = cache(&script);
