@@ -5,7 +5,8 @@
 //   BENCH_RUNS=30          page loads per variant and condition
 //   BENCH_CYCLES=1000      refresh cycles of the memory part
 //   BENCH_WRK_SECONDS=20   duration of each wrk run
-//   BENCH_ONLY=size,page,memory,requests,server   run only these parts
+//   BENCH_ONLY=size,page,memory,requests,server,server_fault   run only these parts
+//   (server_fault has its own knobs: see bench/server_fault.mjs)
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +15,7 @@ import net from "node:net";
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startBenchServer } from "./server.mjs";
+import { serverFault, serverFaultFigures, serverFaultReport } from "./server_fault.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PKG = path.join(ROOT, "pkg");
@@ -48,6 +50,7 @@ const results = {
   memory: { cycles: null, heap_growth_pct: null, dom_nodes_growth: null, listeners_growth: null, wasm_memory_growth_bytes: null },
   requests: { concurrent_initializers: null, token_requests: null },
   server: { rps: null, p99_ms: null, baseline_rps: null, baseline_p99_ms: null, upstream_token_calls: null, clients: null },
+  server_fault: serverFaultFigures(),
 };
 const extra = {}; // printed, not written to results.json
 
@@ -529,6 +532,8 @@ function report(m) {
   out.push(`Upstream get-token calls during the run: ${fmt(sv.upstream_token_calls)} (goal 0: the token was cached before; 1 per org per token lifetime)`);
   if (extra.server) out.push(`(halves, rps/p99 ms: token server ${extra.server.halves.token.map((h) => h.join("/")).join(", ")}; baseline ${extra.server.halves.baseline.map((h) => h.join("/")).join(", ")})`);
   if (extra.server) out.push(`(body ${extra.server.bodyBytes} vs ${extra.server.baselineBodyBytes} bytes; non-2xx: ${extra.server.non2xx} / ${extra.server.baselineNon2xx}${extra.server.sockErr ? `; token server ${extra.server.sockErr}` : ""}${extra.server.baselineSockErr ? `; baseline ${extra.server.baselineSockErr}` : ""})`);
+  out.push("");
+  out.push(...serverFaultReport(results.server_fault, extra.server_fault, table));
   if (skipped.length) {
     out.push("");
     out.push("Not run:");
@@ -583,6 +588,11 @@ if (!m.chromium) {
   if (!v.error) m.chromium = v.stdout.trim();
 }
 await part("server", serverThroughput);
+await part("server_fault", async () => {
+  const r = await serverFault({ root: ROOT, out: OUT, log, freePort, waitHttp, stop });
+  Object.assign(results.server_fault, r.figures);
+  extra.server_fault = r.extra;
+});
 
 const text = report(m);
 console.log(text);
