@@ -22,12 +22,16 @@ const TYPES = {
 };
 
 const b64url = (s) => Buffer.from(s).toString("base64url");
+let issued = 0;
 
+// Every token is unique (a `jti`, as ChatHub's are): the loader does not
+// remount the widget for a token it already has, so two tokens minted in
+// the same second must differ for a refresh to be a real one.
 export function makeToken(lifetimeSec = 3600) {
   const now = Math.floor(Date.now() / 1000);
   const exp = now + lifetimeSec;
   const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const payload = b64url(JSON.stringify({ sub: "operator-1", org: "bench", iat: now, exp }));
+  const payload = b64url(JSON.stringify({ sub: "operator-1", org: "bench", iat: now, exp, jti: `bench-${++issued}` }));
   const sig = b64url("bench-signature-not-checked-000000");
   return { token: `${header}.${payload}.${sig}`, expiresAt: new Date(exp * 1000).toISOString() };
 }
