@@ -102,8 +102,10 @@ export function waitLoad(doc, target, ms, url, prefix) {
   const done = (what) => {
     end();
     if (reaping) {
-      // The late evaluation happened (or never will): undo what it added.
-      for (const n of stop()) n.remove();
+      // The late evaluation happened: undo what it added. After `error` or
+      // the deadline nothing evaluated: what <body> got is somebody else's.
+      const late = stop();
+      if (what == "load") for (const n of late) n.remove();
       return;
     }
     ui = stop ? stop() : [];
@@ -142,8 +144,11 @@ export function waitLoad(doc, target, ms, url, prefix) {
 
 /**
  * Watches <body>'s children while the widget script runs. The returned
- * function stops watching (idempotent) and returns the elements of the last
- * batch the widget added (not ours, not scripts) that are still connected.
+ * function stops watching (idempotent) and returns the elements (not ours,
+ * not scripts, still connected) added in the current task: a module's
+ * top-level code runs, its mutation records are delivered (a microtask)
+ * and its `load` fires, all in one task, so what the page added in earlier
+ * tasks, while the module was downloading, is forgotten by then.
  */
 function watchUi(doc, prefix) {
   const added = (records) => {
@@ -155,12 +160,17 @@ function watchUi(doc, prefix) {
     return out;
   };
   let last = [];
+  let clear;
   let observer = null;
   const body = doc.body;
   if (body) {
     try {
       observer = new MutationObserver((records) => {
-        last = added(records);
+        const batch = added(records);
+        if (!batch.length) return;
+        last = batch;
+        clearTimeout(clear);
+        clear = setTimeout(() => (last = []));
       });
       observer.observe(body, { childList: true });
     } catch {
@@ -169,6 +179,7 @@ function watchUi(doc, prefix) {
   }
   return () => {
     if (!observer) return [];
+    clearTimeout(clear);
     const pending = added(observer.takeRecords());
     observer.disconnect();
     observer = null;
@@ -266,8 +277,10 @@ export function takeWidget(doc, ui, script, id, selector) {
     }
   }
   const places = [];
+  // Only nodes still on the page: one inside a node already taken travels
+  // with it (and comes back with it).
   for (const n of new Set(nodes))
-    if (n instanceof Element && n.parentNode) {
+    if (n instanceof Element && n.isConnected) {
       places.push([n, n.parentNode, n.nextSibling]);
       n.remove();
     }

@@ -75,6 +75,12 @@ impl<T, F: Future<Output = Result<T, LoaderError>>> Future for Guarded<F> {
         if let Poll::Ready(out) = self.fut.as_mut().poll(cx) {
             return Poll::Ready(out);
         }
+        // Page code the future ran (a state listener, a focusout) may have
+        // cancelled the lifetime during that poll, after `cancel()` woke
+        // the wakers registered so far: ours would never be woken.
+        if self.life.is_cancelled() {
+            return Poll::Ready(Err(LoaderError::destroyed()));
+        }
         let fresh = self
             .registered
             .as_ref()

@@ -16,7 +16,7 @@ use gloo_timers::future::TimeoutFuture;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
-use web_sys::{AbortController, Document};
+use web_sys::Document;
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::events::{self, State};
@@ -39,7 +39,6 @@ pub struct Inner {
     pub(crate) state: Cell<State>,
     pub(crate) token: RefCell<Option<Token>>,
     pub(crate) in_flight: RefCell<Option<Promise>>,
-    fetch_ctrl: RefCell<Option<AbortController>>,
     mounted: RefCell<Option<Mounted>>,
     ui: RefCell<Ui>,
     pub(crate) timers: Timers,
@@ -71,7 +70,6 @@ impl Inner {
             state: Cell::new(State::Idle),
             token: RefCell::new(None),
             in_flight: RefCell::new(None),
-            fetch_ctrl: RefCell::new(None),
             mounted: RefCell::new(None),
             ui: RefCell::new(Ui::default()),
             timers: Timers::default(),
@@ -153,21 +151,25 @@ impl Inner {
 
     async fn run(self: Rc<Self>) -> Result<(), LoaderError> {
         let doc = document()?;
-        if self.widget_works() {
-            self.set_state(State::Refreshing, None);
-        } else {
-            self.set_state(State::Loading, None);
-            // A state listener may have destroyed the manager just now.
-            if self.destroyed() {
-                return Err(LoaderError::destroyed());
-            }
-            if !self.is_shown(|ui| &mut ui.status) {
-                match ui::show_status(&doc, &self.opts) {
-                    Ok(status) => self.keep_shown(status, |ui| &mut ui.status),
-                    Err(e) => {
-                        self.set_state(State::Fallback, Some(&e));
-                        return Err(e);
-                    }
+        let working = self.widget_works();
+        self.set_state(
+            if working {
+                State::Refreshing
+            } else {
+                State::Loading
+            },
+            None,
+        );
+        // A state listener may have destroyed the manager just now.
+        if self.destroyed() {
+            return Err(LoaderError::destroyed());
+        }
+        if !working && !self.is_shown(|ui| &mut ui.status) {
+            match ui::show_status(&doc, &self.opts) {
+                Ok(status) => self.keep_shown(status, |ui| &mut ui.status),
+                Err(e) => {
+                    self.set_state(State::Fallback, Some(&e));
+                    return Err(e);
                 }
             }
         }
@@ -199,16 +201,8 @@ impl Inner {
     async fn fetch_round(&self) -> Result<Token, LoaderError> {
         let mut attempt = 0;
         loop {
-            let ctrl = AbortController::new().map_err(|_| {
-                LoaderError::new(
-                    ErrorCode::UnsupportedEnvironment,
-                    "chathub-loader: AbortController is not available",
-                )
-            })?;
-            *self.fetch_ctrl.borrow_mut() = Some(ctrl.clone());
-            let result = token::fetch_token(&self.opts, &ctrl).await;
-            self.fetch_ctrl.borrow_mut().take();
-            match result {
+            // Dropping this future (destroy) aborts the request in flight.
+            match token::fetch_token(&self.opts).await {
                 Err(e) if e.is_retryable() && attempt < self.opts.max_retries => {
                     let delay = schedule::backoff_ms(
                         attempt,
@@ -260,6 +254,10 @@ impl Inner {
         // Off the page while the new one evaluates (it must find a clean
         // page and only its own tag), but kept.
         let old = tag::take(doc, old, &self.opts);
+        // Removing the old UI may have moved focus and run page code.
+        if self.destroyed() {
+            return Err(LoaderError::destroyed());
+        }
         let mounted = match tag::mount(doc, &self.opts, &src, &token.value).await {
             Ok(m) => m,
             Err(e) => {
@@ -267,7 +265,13 @@ impl Inner {
                     // The new evaluation failed (it threw, or the module did
                     // not load after all): give the page back the widget
                     // that works, as it was, with its token.
-                    *self.mounted.borrow_mut() = old.restore();
+                    let back = old.restore();
+                    if self.destroyed() {
+                        // Re-inserting it ran page code that destroyed us.
+                        tag::unmount(doc, back, &self.opts);
+                    } else {
+                        *self.mounted.borrow_mut() = back;
+                    }
                 }
                 return Err(e);
             }
@@ -355,11 +359,9 @@ impl Inner {
         // First: a page that creates a new manager from a callback fired
         // below must get a new one, not this one half torn down.
         registry::unregister(self);
+        // Wakes the guarded round: it is dropped at its next poll, which
+        // aborts its request (see `token::fetch_token`) and timers.
         self.life.cancel();
-        let ctrl = self.fetch_ctrl.borrow_mut().take();
-        if let Some(ctrl) = ctrl {
-            ctrl.abort();
-        }
         self.timers.clear();
         self.signals.clear();
         let mounted = self.mounted.borrow_mut().take();

@@ -450,6 +450,14 @@ fn web_url(key: &str, raw: &str, base: &str) -> Result<web_sys::Url, LoaderError
             format!("must be an http(s) URL, not \"{}\"", url.protocol()),
         ));
     }
+    // `fetch` refuses such URLs, and error messages quote the URL: a
+    // password there would reach logs and state events.
+    if !url.username().is_empty() || !url.password().is_empty() {
+        return Err(LoaderError::invalid(
+            key,
+            "must not contain a user name or password; send credentials as cookies (fetchInit.credentials) or a header (fetchInit.headers)",
+        ));
+    }
     Ok(url)
 }
 

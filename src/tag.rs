@@ -165,13 +165,28 @@ pub fn next_src(opts: &Options) -> String {
     next_module_url(&opts.widget_src)
 }
 
-/// Removes an element when dropped: a preload link must not outlive the
-/// refresh that added it, even when `destroy()` lands during the wait.
-struct RemoveOnDrop(Element);
+/// Removes an element when dropped, unless kept: a preload link must not
+/// outlive the refresh that added it, nor a widget tag (it carries the
+/// token) the mount that inserted it, even when `destroy()` lands during
+/// the wait and the future is dropped.
+struct RemoveOnDrop(Option<Element>);
+
+impl RemoveOnDrop {
+    fn new(el: &Element) -> Self {
+        RemoveOnDrop(Some(el.clone()))
+    }
+
+    /// The mount succeeded: the element stays.
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        self.0.remove();
+        if let Some(el) = self.0.take() {
+            el.remove();
+        }
     }
 }
 
@@ -191,9 +206,9 @@ pub async fn preload(doc: &Document, opts: &Options, src: &str) -> Result<(), Lo
     let Some(link) = link else {
         return Ok(());
     };
-    let link = RemoveOnDrop(link);
-    append_to_head(doc, &link.0)?;
-    let wait = Wait::start(doc, &link.0, load_timeout_ms(opts), None);
+    let _remove = RemoveOnDrop::new(&link);
+    append_to_head(doc, &link)?;
+    let wait = Wait::start(doc, &link, load_timeout_ms(opts), None);
     match wait.outcome().await.as_str() {
         "load" => Ok(()),
         other => Err(load_failed(src, other)),
@@ -221,8 +236,10 @@ pub async fn mount(
 
     // Started before the insertion: the evaluation may follow at once.
     let wait = Wait::start(doc, &script, load_timeout_ms(opts), Some(src));
+    let inserted = RemoveOnDrop::new(&script);
     append_to_head(doc, &script)?;
     let outcome = wait.outcome().await;
+    inserted.keep();
     let mounted = Mounted {
         script,
         ui: wait.take_ui(),

@@ -61,10 +61,29 @@ struct TokenResponse {
     expires_at: String,
 }
 
-/// Fetches and validates one token. `ctrl` aborts it (timeout or destroy).
-pub async fn fetch_token(opts: &Options, ctrl: &AbortController) -> Result<Token, LoaderError> {
+/// Aborts the request when dropped: a round that is given up (`destroy()`
+/// drops its future) stops its fetch; after a finished fetch it does nothing.
+struct AbortOnDrop(AbortController);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Fetches and validates one token, aborting it after `requestTimeoutMs`
+/// or when the future is dropped.
+pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
     let window = web_sys::window()
         .ok_or_else(|| LoaderError::new(ErrorCode::UnsupportedEnvironment, "no window"))?;
+    let ctrl = AbortController::new().map_err(|_| {
+        LoaderError::new(
+            ErrorCode::UnsupportedEnvironment,
+            "chathub-loader: AbortController is not available",
+        )
+    })?;
+    let _abort = AbortOnDrop(ctrl.clone());
+    let ctrl = &ctrl;
     let init = request_init(opts, ctrl)?;
     let timed_out = Rc::new(Cell::new(false));
     let _timeout = {
@@ -128,12 +147,18 @@ pub async fn fetch_token(opts: &Options, ctrl: &AbortController) -> Result<Token
         .unwrap_or_default();
     let parsed = parse_response(&text, url)?;
     // The server's clock, where the answer lets us read it (same origin,
-    // or `Access-Control-Expose-Headers: Date`); NaN otherwise.
+    // or `Access-Control-Expose-Headers: Date`) and it is not an HTTP
+    // cache's copy (whose `Date` is as old as the copy); NaN otherwise.
+    let from_server = matches!(
+        opts.fetch_init.cache.as_deref(),
+        None | Some("no-store" | "reload" | "no-cache")
+    );
     let server_now = resp
         .headers()
         .get("date")
         .ok()
         .flatten()
+        .filter(|_| from_server)
         .map_or(f64::NAN, |d| js_sys::Date::parse(&d));
     validate(parsed, js_sys::Date::now(), server_now, url)
 }

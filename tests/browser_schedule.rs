@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -261,4 +262,17 @@ async fn after_destroy_no_timer_or_listener_makes_requests() {
     // Past the refresh point (800 ms) and many check intervals.
     wait(1200).await;
     assert_eq!(requests(&id).await, before);
+}
+
+#[wasm_bindgen_test]
+async fn destroy_from_a_state_listener_stops_the_refresh_before_its_request() {
+    let id = unique("statedestroy");
+    let m = JsValue::from(manager(test_opts(&id, &format!(r#""org": "{id}""#))));
+    assert_eq!(code_of(refresh_via(&m)).await, "ok");
+    assert_eq!(requests(&id).await, 1);
+    destroy_on_state(&m, "refreshing");
+    assert_eq!(code_of(refresh_via(&m)).await, "DESTROYED");
+    wait(300).await;
+    assert_eq!(requests(&id).await, 1, "no request after destroy()");
+    assert_eq!(tags_with_id(&tag_id(Some(&id))).length(), 0);
 }

@@ -92,10 +92,20 @@ fn bad_options_throw_invalid_options_naming_the_key() {
             r#"{"tokenUrl": "/t", "fetchInit": {"headers": {"X Bad Name": "1"}}}"#,
             "fetchInit.headers.X Bad Name",
         ),
+        // fetch refuses it, and the password would be quoted in errors.
+        (
+            r#"{"tokenUrl": "https://user:secret@example.com/t"}"#,
+            "tokenUrl",
+        ),
+        (
+            r#"{"tokenUrl": "/t", "widgetSrc": "https://user@example.com/w.js"}"#,
+            "widgetSrc",
+        ),
     ];
     for (json, key) in cases {
         let (code, message) = constructor_error(opts(json));
         assert_eq!(code, "INVALID_OPTIONS", "{json}");
+        assert!(!message.contains("secret"), "no password in messages");
         assert!(
             message.contains(&format!("`{key}`")),
             "{json}: message names {key}: {message}"

@@ -309,6 +309,8 @@ async fn destroy_during_the_widget_download_leaves_no_widget_ui_behind() {
     assert!(wait_for(move || tags_with_id(&t).length() == 1, 5000).await);
     m.destroy();
     assert_eq!(code_of(p).await, "DESTROYED");
+    // The page renders something of its own while the download goes on.
+    let own = make_container(&format!("{id}-page-own"));
     // The removed module script still evaluates once its download ends.
     let part = format!("/s/{id}/");
     let p2 = part.clone();
@@ -322,7 +324,27 @@ async fn destroy_during_the_widget_download_leaves_no_widget_ui_behind() {
         0,
         "and what it added was removed"
     );
+    assert!(own.is_connected(), "the page's own element stays");
     assert_eq!(tags_with_id(&tag).length(), 0);
+    own.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_late_download_that_fails_after_destroy_removes_nothing_of_the_page() {
+    let id = unique("latefail");
+    set_widget_delay(&id, 600).await;
+    set_widget_status(&id, "404").await;
+    let m = manager(scenario_opts(&id, &format!(r#""org": "{id}""#)));
+    let p = m.initialize();
+    let tag = tag_id(Some(&id));
+    assert!(wait_for(move || tags_with_id(&tag).length() == 1, 5000).await);
+    m.destroy();
+    assert_eq!(code_of(p).await, "DESTROYED");
+    let own = make_container(&format!("{id}-page-own"));
+    // The download ends in a 404 (the server answers after its delay).
+    wait(1500).await;
+    assert!(own.is_connected(), "nothing evaluated: nothing is removed");
+    own.remove();
 }
 
 #[wasm_bindgen_test]
@@ -364,4 +386,55 @@ async fn destroy_during_a_refresh_preload_leaves_no_modulepreload_link() {
     assert_eq!(code_of(p).await, "DESTROYED");
     wait(800).await;
     assert_eq!(count(&links), 0);
+}
+
+#[wasm_bindgen_test]
+async fn destroy_from_focusout_during_a_refresh_leaves_no_widget_tag() {
+    // The refresh takes the old widget off the page while its UI has
+    // focus; the page's focusout listener destroys the manager right then.
+    let id = unique("focusrefresh");
+    let tag = tag_id(Some(&id));
+    let m = JsValue::from(manager(test_opts(&id, &format!(r#""org": "{id}""#))));
+    assert_eq!(code_of(refresh_via(&m)).await, "ok");
+    let panel: web_sys::Element = panels(&tag).get(0).unchecked_into();
+    assert!(focus_on(&panel), "the widget's UI has focus");
+    destroy_on_focus_out(&panel, m.clone());
+    assert_eq!(code_of(refresh_via(&m)).await, "DESTROYED");
+    wait(500).await;
+    assert_eq!(
+        tags_with_id(&tag).length(),
+        0,
+        "no tag (with a token) after destroy"
+    );
+    assert_eq!(evaluations(&tag).length(), 1, "no evaluation after destroy");
+    assert_eq!(panels(&tag).length(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_restored_widget_keeps_what_widget_selector_matches_inside_it() {
+    let id = unique("nested");
+    let tag = tag_id(Some(&id));
+    let m = manager(scenario_opts(
+        &id,
+        &format!(r#""org": "{id}", "widgetSelector": ".nested-{id}""#),
+    ));
+    assert_eq!(code_of(m.initialize()).await, "ok");
+    let panel: web_sys::Element = panels(&tag).get(0).unchecked_into();
+    let inner = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .create_element("span")
+        .unwrap();
+    inner.set_class_name(&format!("nested-{id}"));
+    panel.append_child(&inner).unwrap();
+    set_widget_status(&id, "throw").await;
+    assert_eq!(code_of(m.refresh_token()).await, "WIDGET_LOAD");
+    assert_eq!(m.state(), "ready");
+    assert!(panel.is_connected(), "the working widget is back");
+    assert!(
+        inner.parent_element().is_some_and(|p| p == panel) && inner.is_connected(),
+        "with everything inside it"
+    );
+    m.destroy();
 }

@@ -36,6 +36,12 @@ extern "C" {
     pub fn fire_window_error(message: &str, filename: &str);
     #[wasm_bindgen(js_name = destroyOnFocusOut)]
     pub fn destroy_on_focus_out(el: &web_sys::Element, manager: JsValue);
+    #[wasm_bindgen(js_name = destroyOnState)]
+    pub fn destroy_on_state(manager: &JsValue, state: &str);
+    #[wasm_bindgen(js_name = refreshVia)]
+    pub fn refresh_via(manager: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = focusOn)]
+    pub fn focus_on(el: &web_sys::Element) -> bool;
     #[wasm_bindgen(js_name = fireRejection)]
     pub fn fire_rejection(message: &str);
     pub fn fire(target: &str, kind: &str);

@@ -68,6 +68,26 @@ export function fireWindowError(message, filename) {
 export function destroyOnFocusOut(el, manager) {
   el.addEventListener("focusout", () => manager.destroy());
 }
+// Destroys `manager` from a chathub:statechange listener when it reports `state`.
+export function destroyOnState(manager, state) {
+  const listener = (e) => {
+    if (e.detail.state === state) {
+      window.removeEventListener("chathub:statechange", listener);
+      manager.destroy();
+    }
+  };
+  window.addEventListener("chathub:statechange", listener);
+}
+// Calls refreshToken() on a handle held by JavaScript.
+export function refreshVia(manager) {
+  return manager.refreshToken();
+}
+// Gives `el` focus (making it focusable first), as a user's click would.
+export function focusOn(el) {
+  el.tabIndex = -1;
+  el.focus();
+  return document.activeElement === el;
+}
 export function fireRejection(message) {
   window.dispatchEvent(new PromiseRejectionEvent("unhandledrejection", { promise: Promise.resolve(), reason: new Error(message) }));
 }
