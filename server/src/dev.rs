@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,7 +27,7 @@ use crate::error::ApiError;
 use crate::fake_api::{Chaos, FakeChatHub, Fault, DEV_LOGIN, DEV_PASSWORD};
 use crate::issuer::Issuer;
 use crate::limits::{HttpOptions, RateLimit};
-use crate::routes::{token_routes, with_common_layers, TokenService};
+use crate::routes::{token_routes, with_guard, Front, TokenService};
 use crate::static_files;
 
 /// The stand-in widget, an ES module.
@@ -130,15 +129,16 @@ pub fn dev_app(self_url: &str, opts: DevOptions) -> Result<DevApp, ConfigError> 
         .nest(FAKE_API_PREFIX, fake.clone().router())
         .nest("/dev/admin", admin_router(admin))
         .merge(files);
-    let router = with_common_layers(app, cache.metrics().clone(), http.limits)
-        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+    // The Host check comes first (a refused request gets nothing else);
+    // every other answer says it is dev mode.
+    let front = Front {
+        refuse: Box::new(move |request| refuse_other_hosts(request, allow_ip_hosts)),
+        header: (
             header::HeaderName::from_static("x-chathub-dev-mode"),
             HeaderValue::from_static("fake upstream, no authentication"),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            allow_ip_hosts,
-            loopback_hosts_only,
-        ));
+        ),
+    };
+    let router = with_guard(app, cache.metrics().clone(), http.limits, Some(front));
     Ok(DevApp {
         router,
         fake,
@@ -162,6 +162,10 @@ pub fn is_allowed_host(host: &str, allow_ip: bool) -> bool {
     if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
         return false;
     }
+    // The usual hosts without parsing (every dev request passes here).
+    if name == "127.0.0.1" || name == "::1" || name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
     match name.parse::<std::net::IpAddr>() {
         Ok(ip) => allow_ip || ip.is_loopback(),
         Err(_) => name.eq_ignore_ascii_case("localhost"),
@@ -169,25 +173,21 @@ pub fn is_allowed_host(host: &str, allow_ip: bool) -> bool {
 }
 
 /// Refuses requests addressed to any other name (DNS rebinding).
-async fn loopback_hosts_only(
-    State(allow_ip): State<bool>,
-    request: Request,
-    next: Next,
-) -> Response {
+fn refuse_other_hosts(request: &Request, allow_ip: bool) -> Option<Response> {
     let host = request
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
     if host.is_some_and(|h| is_allowed_host(h, allow_ip)) {
-        return next.run(request).await;
+        return None;
     }
-    ApiError::new(
+    Some(ApiError::new(
         StatusCode::FORBIDDEN,
         "DEV_HOST_REFUSED",
         "Dev mode answers only requests to localhost, 127.0.0.1 or [::1] (DNS rebinding protection); open http://127.0.0.1:PORT/ instead.",
     )
-    .into_response()
+    .into_response())
 }
 
 type Files = State<Arc<DevOptions>>;

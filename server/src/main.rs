@@ -492,14 +492,26 @@ fn build_http_options(args: &ServeArgs) -> Result<HttpOptions, ConfigError> {
     })
 }
 
-/// Serves `app` with each request's peer address (for the rate limit).
-async fn serve(listener: tokio::net::TcpListener, app: Router) -> Result<(), StartError> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown::signal())
-    .await
+/// Serves `app`, with each request's peer address when the rate limit
+/// needs it (`peer_address`; attaching it costs every request a map
+/// insertion, and nothing else reads it).
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    peer_address: bool,
+) -> Result<(), StartError> {
+    if peer_address {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown::signal())
+        .await
+    } else {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown::signal())
+            .await
+    }
     .map_err(StartError::Serve)
 }
 
@@ -581,7 +593,8 @@ async fn run_serve(args: ServeArgs) -> Result<(), StartError> {
             }
         }
     }
-    serve(listener, app).await
+    let peer_address = http.rate_limit.is_some();
+    serve(listener, app, peer_address).await
 }
 
 async fn run_dev(args: DevArgs) -> Result<(), StartError> {
@@ -624,6 +637,7 @@ async fn run_dev(args: DevArgs) -> Result<(), StartError> {
         ip => ip,
     };
     let self_url = format!("http://{}", SocketAddr::new(self_host, port));
+    let peer_address = opts.rate_limit.is_some();
     let app = dev_app(&self_url, opts)?;
     tracing::warn!("DEV MODE: fake ChatHub API, no authentication on the token endpoint, admin knobs at /dev/admin. Not for production.");
     if !pkg.join("chathub_loader.js").exists() {
@@ -634,5 +648,5 @@ async fn run_dev(args: DevArgs) -> Result<(), StartError> {
         "demo at {}/",
         format!("http://{}", SocketAddr::new(args.host, port))
     );
-    serve(listener, app.router).await
+    serve(listener, app.router, peer_address).await
 }

@@ -6,7 +6,7 @@
 //! secret or anything a client sent.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -116,6 +116,58 @@ impl CacheCounters {
     }
 }
 
+/// Statuses with a counter slot in [`HttpCounters`]: `100..600`.
+const STATUS_SLOTS: std::ops::Range<u16> = 100..600;
+
+/// The request counters of a fixed set of routes, one per (route, status),
+/// each created in the family on its first use (so `/metrics` shows the
+/// same series as counting through [`Metrics::http_request`]) and kept
+/// here: counting a request is then one atomic add, with no label hashing
+/// and no lock. Cloning shares them.
+#[derive(Clone)]
+pub struct HttpCounters {
+    family: Family<HttpLabels, Counter>,
+    routes: &'static [&'static str],
+    slots: Arc<[OnceLock<Counter>]>,
+}
+
+impl std::fmt::Debug for HttpCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpCounters")
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpCounters {
+    /// Counts an answered request to `routes[route]` with `status`.
+    ///
+    /// # Panics
+    /// If `route` is not an index of the routes these counters were made for.
+    pub fn record(&self, route: usize, status: u16) {
+        let label = self.routes[route];
+        if !STATUS_SLOTS.contains(&status) {
+            self.family
+                .get_or_create(&HttpLabels {
+                    route: label,
+                    status,
+                })
+                .inc();
+            return;
+        }
+        let width = usize::from(STATUS_SLOTS.end - STATUS_SLOTS.start);
+        let slot = route * width + usize::from(status - STATUS_SLOTS.start);
+        self.slots[slot]
+            .get_or_init(|| {
+                self.family.get_or_create_owned(&HttpLabels {
+                    route: label,
+                    status,
+                })
+            })
+            .inc();
+    }
+}
+
 impl Metrics {
     /// Every metric, registered under the `chathub_` prefix.
     pub fn new() -> Self {
@@ -193,6 +245,18 @@ impl Metrics {
             .inc();
     }
 
+    /// Request counters for `routes` (the `route` label's values), for
+    /// counting on a hot path ([`HttpCounters::record`]); they count in the
+    /// same series as [`Metrics::http_request`].
+    pub fn http_counters(&self, routes: &'static [&'static str]) -> HttpCounters {
+        let width = usize::from(STATUS_SLOTS.end - STATUS_SLOTS.start);
+        HttpCounters {
+            family: self.inner.http.clone(),
+            routes,
+            slots: (0..routes.len() * width).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
     /// The cache counters of `org` (created, and so shown as 0, at once).
     pub fn cache_counters(&self, org: &str) -> CacheCounters {
         CacheCounters(CacheOutcome::ALL.map(|outcome| {
@@ -255,9 +319,16 @@ mod tests {
         m.renewal("sales", true, false);
         m.org_gauges("sales", 12.5, 0.0);
         m.rate_limited();
+        let counters = m.http_counters(&["/api/chathub/token", "other"]);
+        counters.record(0, 200);
+        counters.record(1, 404);
+        counters.record(1, 404);
+        counters.record(1, 999);
         let text = m.render();
         for line in [
-            "chathub_http_requests_total{route=\"/api/chathub/token\",status=\"200\"} 1",
+            "chathub_http_requests_total{route=\"/api/chathub/token\",status=\"200\"} 2",
+            "chathub_http_requests_total{route=\"other\",status=\"404\"} 2",
+            "chathub_http_requests_total{route=\"other\",status=\"999\"} 1",
             "chathub_token_requests_total{org=\"sales\",result=\"stale\"} 1",
             "chathub_token_requests_total{org=\"sales\",result=\"hit\"} 0",
             "chathub_upstream_calls_total{step=\"operator/get-token\",result=\"ok\"} 1",
@@ -268,5 +339,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in:\n{text}");
         }
+        // A slot is only shown once used, as with `http_request`.
+        assert!(!text.contains("status=\"500\""), "{text}");
     }
 }

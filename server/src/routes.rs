@@ -3,24 +3,31 @@
 //! rate limit on the token endpoint, size and time limits, a request count
 //! by route and status, and `X-Content-Type-Options: nosniff` on every answer.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use pin_project_lite::pin_project;
 use serde::Deserialize;
+use tokio::time::Timeout;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_layer::Layer;
+use tower_service::Service;
 
 use crate::auth::Authorizer;
 use crate::cache::TokenCache;
 use crate::config::is_valid_key;
 use crate::error::{retry_after_seconds, ApiError};
 use crate::limits::{self, HttpOptions, Limits};
-use crate::metrics::{self as prom, Metrics};
+use crate::metrics::{self as prom, HttpCounters, Metrics};
 
 /// The path of the token endpoint.
 pub const TOKEN_PATH: &str = "/api/chathub/token";
@@ -90,45 +97,179 @@ pub fn token_routes(service: TokenService, options: &HttpOptions) -> Router {
 /// Size and time limits, the request count by route and status, and
 /// `X-Content-Type-Options: nosniff`, around everything in `router`.
 pub fn with_common_layers(router: Router, metrics: Metrics, limits: Limits) -> Router {
-    router.layer(axum::middleware::from_fn_with_state(
-        Guard { metrics, limits },
-        guard,
-    ))
+    with_guard(router, metrics, limits, None)
 }
 
-/// The route label: the known routes by name, everything else as `other`
-/// (so clients cannot grow the label set).
-fn route_label(path: &str) -> &'static str {
+/// A check that may answer a request itself.
+pub(crate) type Refuse = Box<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
+
+/// A check in front of the common layers, in the same layer (one layer
+/// less on the hot path): dev mode's `Host` check and marker header.
+pub(crate) struct Front {
+    /// Runs before anything else; an answer it gives goes out as is (not
+    /// counted, no header added).
+    pub(crate) refuse: Refuse,
+    /// Set on every other answer.
+    pub(crate) header: (HeaderName, HeaderValue),
+}
+
+/// [`with_common_layers`], behind `front` if given.
+pub(crate) fn with_guard(
+    router: Router,
+    metrics: Metrics,
+    limits: Limits,
+    front: Option<Front>,
+) -> Router {
+    router.layer(GuardLayer {
+        shared: Arc::new(GuardShared {
+            counters: metrics.http_counters(&ROUTE_LABELS),
+            limits,
+            front,
+        }),
+    })
+}
+
+/// The `route` label's values: the known routes by name, everything else
+/// as `other` (so clients cannot grow the label set).
+const ROUTE_LABELS: [&str; 4] = [TOKEN_PATH, "/healthz", METRICS_PATH, "other"];
+
+/// The index in [`ROUTE_LABELS`] of `path`'s label.
+fn route_label(path: &str) -> usize {
     match path {
-        TOKEN_PATH => TOKEN_PATH,
-        "/healthz" => "/healthz",
-        METRICS_PATH => METRICS_PATH,
-        _ => "other",
+        TOKEN_PATH => 0,
+        "/healthz" => 1,
+        METRICS_PATH => 2,
+        _ => 3,
+    }
+}
+
+struct GuardShared {
+    counters: HttpCounters,
+    limits: Limits,
+    front: Option<Front>,
+}
+
+/// One layer for what every request passes: a plain service with its own
+/// future (no boxing, no middleware glue), since it is on the hot path.
+#[derive(Clone)]
+struct GuardLayer {
+    shared: Arc<GuardShared>,
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            shared: self.shared.clone(),
+        }
     }
 }
 
 #[derive(Clone)]
-struct Guard {
-    metrics: Metrics,
-    limits: Limits,
+struct Guard<S> {
+    inner: S,
+    shared: Arc<GuardShared>,
 }
 
-/// One middleware for what every request passes (one layer is cheaper
-/// than three on the hot path).
-async fn guard(State(g): State<Guard>, request: Request, next: Next) -> Response {
-    let route = route_label(request.uri().path());
-    let mut response = match g.limits.check(&request) {
-        Err(refused) => refused.into_response(),
-        Ok(()) => tokio::time::timeout(g.limits.request_timeout, next.run(request))
-            .await
-            .unwrap_or_else(|_| Limits::timed_out().into_response()),
-    };
-    g.metrics.http_request(route, response.status().as_u16());
-    response.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+impl<S> Service<Request> for Guard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GuardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let shared = &self.shared;
+        let refused = shared.front.as_ref().and_then(|f| (f.refuse)(&request));
+        let route = route_label(request.uri().path());
+        let state = if let Some(response) = refused {
+            GuardState::Front {
+                response: Some(response),
+            }
+        } else {
+            match shared.limits.check(&request) {
+                Err(refused) => GuardState::Refused {
+                    response: Some(refused.into_response()),
+                },
+                Ok(()) => GuardState::Running {
+                    inner: tokio::time::timeout(
+                        shared.limits.request_timeout,
+                        self.inner.call(request),
+                    ),
+                },
+            }
+        };
+        GuardFuture {
+            state,
+            route,
+            shared: shared.clone(),
+        }
+    }
+}
+
+pin_project! {
+    struct GuardFuture<F> {
+        #[pin]
+        state: GuardState<F>,
+        route: usize,
+        shared: Arc<GuardShared>,
+    }
+}
+
+pin_project! {
+    #[project = GuardStateProj]
+    enum GuardState<F> {
+        Front { response: Option<Response> },
+        Refused { response: Option<Response> },
+        Running { #[pin] inner: Timeout<F> },
+    }
+}
+
+impl<F> Future for GuardFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        const DONE: &str = "GuardFuture polled after completion";
+        let this = self.project();
+        let mut response = match this.state.project() {
+            GuardStateProj::Front { response } => {
+                return Poll::Ready(Ok(response.take().expect(DONE)))
+            }
+            GuardStateProj::Refused { response } => response.take().expect(DONE),
+            GuardStateProj::Running { inner } => match ready!(inner.poll(cx)) {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(_elapsed) => Limits::timed_out().into_response(),
+            },
+        };
+        this.shared
+            .counters
+            .record(*this.route, response.status().as_u16());
+        let headers = response.headers_mut();
+        // Built at compile time (`from_static` checks its argument).
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            const { HeaderValue::from_static("nosniff") },
+        );
+        if let Some(Front {
+            header: (name, value),
+            ..
+        }) = &this.shared.front
+        {
+            headers.insert(name.clone(), value.clone());
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 async fn healthz() -> Response {
