@@ -2,7 +2,9 @@
 // createElement + textContent: no innerHTML. Bundled into the package's
 // glue by `make pkg` (esbuild), so no separate file ships.
 
-const STYLE_ID = "chathub-loader-style";
+// Every element the loader creates has a class (or id) starting with this.
+const PREFIX = "chathub-loader";
+const STYLE_ID = PREFIX + "-style";
 const CSS =
   ".chathub-loader-status{font:inherit;color:var(--chathub-loader-muted,#555);padding:.75em 0}.chathub-loader-fallback{box-sizing:border-box;max-width:28rem;margin:1em 0;padding:1em 1.25em;border:1px solid var(--chathub-loader-border,#d0d4da);border-radius:var(--chathub-loader-radius,8px);background:var(--chathub-loader-bg,#fff);color:var(--chathub-loader-fg,#1c1e21);font:inherit}.chathub-loader-fallback h2{font-size:1.1em;margin:0 0 .5em}.chathub-loader-fallback p{margin:0 0 .75em}.chathub-loader-fallback ul{list-style:none;margin:0 0 .75em;padding:0}.chathub-loader-fallback li{margin:.25em 0}.chathub-loader-fallback a{color:var(--chathub-loader-accent,#0a58ca)}.chathub-loader-fallback button{font:inherit;cursor:pointer;padding:.4em 1em;border:0;border-radius:var(--chathub-loader-radius,8px);background:var(--chathub-loader-accent,#0a58ca);color:var(--chathub-loader-accent-fg,#fff)}";
 
@@ -71,15 +73,15 @@ export function fallbackBox(doc, title, message, email, phone, tel, url, buttonT
  * threw while it evaluated: the browser still fires `load` after reporting
  * the exception on window with that filename).
  *
- * With `prefix`, it also watches what the evaluation adds to <body>:
+ * With `url` (a module script), it also watches what the evaluation adds to <body>:
  * `ui()` hands those elements over to the caller. A removed module script
  * that is already fetching still evaluates later, so `cancel()` (the wait
  * was dropped: destroy, or the caller gave up) and a timeout keep watching
  * until the late evaluation happens and remove what it added.
  */
-export function waitLoad(doc, target, ms, url, prefix) {
-  // Only a module script (watched with `prefix`) can evaluate late.
-  const stop = prefix != null ? watchUi(doc, prefix) : null;
+export function waitLoad(doc, target, ms, url) {
+  // Only a module script (given with its `url`) evaluates, maybe late.
+  const stop = url != null ? watchUi(doc) : null;
   let threw = false;
   let ui = null;
   let reaping = false;
@@ -150,12 +152,12 @@ export function waitLoad(doc, target, ms, url, prefix) {
  * and its `load` fires, all in one task, so what the page added in earlier
  * tasks, while the module was downloading, is forgotten by then.
  */
-function watchUi(doc, prefix) {
+function watchUi(doc) {
   const added = (records) => {
     const out = [];
     for (const r of records)
       for (const n of r.addedNodes)
-        if (n instanceof Element && !(String(n.className).startsWith(prefix) || n.tagName == "SCRIPT"))
+        if (n instanceof Element && !(String(n.className).startsWith(PREFIX) || n.tagName == "SCRIPT"))
           out.push(n);
     return out;
   };

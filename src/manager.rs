@@ -220,7 +220,8 @@ impl Inner {
 
     /// Gives the widget the new token (see `tag` for why a new module URL).
     async fn apply(&self, doc: &Document, token: Token) -> Result<(), LoaderError> {
-        if self.widget_works() {
+        let working = self.widget_works();
+        if working {
             // The backend handed out the token the widget already has (it
             // serves a cached token until its own renewal point): nothing
             // to remount; the schedule backs off instead of asking again.
@@ -244,7 +245,6 @@ impl Inner {
             }
         }
         let src = tag::next_src(&self.opts);
-        let working = self.widget_works();
         if working {
             // Keep the working widget unless its replacement can load.
             tag::preload(doc, &self.opts, &src).await?;

@@ -24,7 +24,6 @@ use web_sys::{Document, Element, EventTarget, HtmlScriptElement};
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
 use crate::schedule;
-use crate::ui::OWN_CLASS_PREFIX;
 
 thread_local! {
     /// Module URLs already evaluated in this document (module map mirror).
@@ -258,13 +257,7 @@ extern "C" {
     #[wasm_bindgen(extends = Promise)]
     type LoadWait;
     #[wasm_bindgen(js_name = waitLoad)]
-    fn wait_load_js(
-        doc: &Document,
-        target: &EventTarget,
-        ms: u32,
-        url: Option<&str>,
-        prefix: Option<&str>,
-    ) -> LoadWait;
+    fn wait_load_js(doc: &Document, target: &EventTarget, ms: u32, url: Option<&str>) -> LoadWait;
     #[wasm_bindgen(method)]
     fn cancel(this: &LoadWait);
     #[wasm_bindgen(method)]
@@ -315,7 +308,6 @@ impl Wait {
             target,
             schedule::clamp_timer_ms(timeout_ms) as u32,
             url,
-            url.map(|_| OWN_CLASS_PREFIX),
         ))
     }
 

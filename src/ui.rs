@@ -10,9 +10,6 @@ use crate::error::{ErrorCode, LoaderError};
 use crate::listening::Listening;
 use crate::options::{Container, Options};
 
-/// Every element the loader creates has a class starting with this.
-pub const OWN_CLASS_PREFIX: &str = "chathub-loader";
-
 // The elements themselves (and the style sheet) are built in a small JS
 // module: the same DOM calls cost fewer bytes there than as wasm imports.
 #[wasm_bindgen(module = "/js/dom.js")]
