@@ -28,9 +28,15 @@ pkg: setup
 	@# The glue ships to every visitor too: minified, 6.3 KB -> 4.6 KB brotli.
 	@# --bundle inlines the JS snippets (js/*.js, under pkg/snippets/) into
 	@# the one glue file; `new URL("…_bg.wasm", import.meta.url)` is kept.
-	node_modules/.bin/esbuild pkg/chathub_loader.js --bundle --minify --format=esm \
+	@# js/entry.js wraps the glue's init() (UNSUPPORTED_ENVIRONMENT where
+	@# WebAssembly cannot run) and is bundled with it into one file.
+	node_modules/.bin/esbuild js/entry.js --bundle --minify --format=esm \
 	  --target=es2020 --legal-comments=none --log-level=warning \
+	  --alias:chathub-glue=./pkg/chathub_loader.js \
 	  --outfile=pkg/chathub_loader.js --allow-overwrite
+	@# chathub-loader/fallback: the contact box without WebAssembly.
+	node_modules/.bin/esbuild js/fallback.js --bundle --minify --format=esm \
+	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/fallback.js
 	rm -rf pkg/snippets
 	@ls -l pkg/chathub_loader_bg.wasm pkg/chathub_loader.js | awk '{print "pkg: " $$5 " bytes " $$9}'
 

@@ -15,11 +15,31 @@ function el(doc, tag, cls, text) {
   return e;
 }
 
+// This module's URL: the package's glue once bundled (`make pkg`).
+const SELF = import.meta.url;
+
+/**
+ * The page's CSP nonce, for pages that did not pass `nonce`: the one on
+ * the <script> that loaded this module, else the first script's. Read
+ * from the `nonce` property: browsers hide the attribute's value.
+ */
+export function pageNonce(doc) {
+  let first;
+  for (const s of doc.scripts) {
+    const n = s.nonce;
+    if (!n) continue;
+    if (s.src == SELF) return n;
+    first ??= n;
+  }
+  return first;
+}
+
 /** Injects the loader's style once, first in <head>. */
 export function ensureStyle(doc, nonce) {
   if (doc.getElementById(STYLE_ID)) return;
   const style = doc.createElement("style");
   style.id = STYLE_ID;
+  nonce ??= pageNonce(doc);
   if (nonce != null) style.setAttribute("nonce", nonce);
   style.textContent = CSS;
   const head = doc.head;
@@ -65,6 +85,19 @@ export function fallbackBox(doc, title, message, email, phone, tel, url, buttonT
   button.setAttribute("type", "button");
   box.appendChild(button);
   return box;
+}
+
+// Buttons that had focus when they were disabled (focus comes back after).
+const hadFocus = new WeakSet();
+
+/** The contact box's button while its attempt runs: disabled, saying `text`. */
+export function setBusy(button, busy, text) {
+  const doc = button.ownerDocument;
+  if (busy && doc.activeElement == button) hadFocus.add(button);
+  button.disabled = busy;
+  button.setAttribute("aria-busy", String(busy));
+  button.textContent = text;
+  if (!busy && hadFocus.delete(button) && (doc.activeElement == null || doc.activeElement == doc.body)) button.focus();
 }
 
 /**
@@ -190,8 +223,8 @@ function watchUi(doc) {
 }
 
 /**
- * The page signals a manager listens to: `check()` on visibilitychange (when
- * visible), online and pageshow; `signal(message)` on unhandledrejection
+ * The page signals a manager listens to: `check(online)` on visibilitychange
+ * (when visible), online (true) and pageshow; `signal(message)` on unhandledrejection
  * (which carries no URL) and on a window error raised by the widget's code,
  * so the host app's own "Session token expired" is not the widget's: its
  * `filename` must be on the widget's origin, and, for a widget served from
@@ -203,9 +236,9 @@ export function watchPage(doc, win, check, signal, widgetSrc) {
   const scope = w.origin + (w.origin == win.location.origin ? w.pathname.slice(0, w.pathname.lastIndexOf("/") + 1) : "/");
   const fromWidget = (file) => typeof file == "string" && file.startsWith(scope);
   const listeners = [
-    [doc, "visibilitychange", () => doc.visibilityState == "visible" && check()],
-    [win, "online", () => check()],
-    [win, "pageshow", () => check()],
+    [doc, "visibilitychange", () => doc.visibilityState == "visible" && check(false)],
+    [win, "online", () => check(true)],
+    [win, "pageshow", () => check(false)],
     [win, "error", (e) => e instanceof ErrorEvent && fromWidget(e.filename) && signal(e.message)],
     [
       win,
@@ -296,14 +329,54 @@ const setAttrs = (el, attrs) => {
   for (const [name, value] of attrs) if (value != null) el.setAttribute(name, value);
 };
 
-/** The widget's module tag, not yet in the document. */
+// Trusted Types: one policy per page, named for the page's CSP
+// (`trusted-types chathub-loader`), that turns exactly the URL the loader
+// validated and is inserting into a TrustedScriptURL and refuses anything
+// else.
+let policy = null;
+let policyRefused = false;
+let allowed = null;
+
+function scriptUrl(src) {
+  const tt = globalThis.trustedTypes;
+  if (!tt || policyRefused) return src;
+  if (!policy) {
+    try {
+      policy = tt.createPolicy(PREFIX, {
+        createScriptURL: (u) => {
+          if (u !== allowed) throw new TypeError(PREFIX + ": not the widget URL it validated");
+          return u;
+        },
+      });
+    } catch {
+      // The page restricts policy names: a plain string still works unless
+      // it also requires Trusted Types (then the assignment says so).
+      policyRefused = true;
+      return src;
+    }
+  }
+  allowed = src;
+  try {
+    return policy.createScriptURL(src);
+  } finally {
+    allowed = null;
+  }
+}
+
+/** The widget's module tag, not yet in the document; throws what went wrong (a string). */
 export function scriptTag(doc, id, token, src, nonce, integrity, crossorigin) {
   const script = doc.createElement("script");
   script.type = "module";
   script.id = id;
   script.setAttribute("token", token);
-  setAttrs(script, [["nonce", nonce], ["integrity", integrity], ["crossorigin", crossorigin]]);
-  script.src = src;
+  setAttrs(script, [["nonce", nonce ?? pageNonce(doc)], ["integrity", integrity], ["crossorigin", crossorigin]]);
+  try {
+    script.src = scriptUrl(src);
+  } catch {
+    throw policyRefused
+      ? `the page requires Trusted Types and its CSP does not allow the policy "${PREFIX}"; add it to the trusted-types directive (trusted-types ${PREFIX})`
+      : "the page's Trusted Types rules refused the widget URL";
+  }
   return script;
 }
 
@@ -318,7 +391,7 @@ export function preloadTag(doc, href, nonce, integrity, crossorigin) {
   }
   if (!supported) return null;
   link.rel = "modulepreload";
-  setAttrs(link, [["nonce", nonce], ["integrity", integrity], ["crossorigin", crossorigin]]);
+  setAttrs(link, [["nonce", nonce ?? pageNonce(doc)], ["integrity", integrity], ["crossorigin", crossorigin]]);
   link.href = href;
   return link;
 }

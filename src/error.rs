@@ -68,6 +68,8 @@ pub struct LoaderError {
     pub message: String,
     /// The HTTP status for `TOKEN_HTTP` / `TOKEN_UNAUTHORIZED`.
     pub status: Option<u16>,
+    /// The endpoint's `Retry-After` (ms from when it answered), on 429/503.
+    pub retry_after_ms: Option<f64>,
 }
 
 impl LoaderError {
@@ -77,6 +79,7 @@ impl LoaderError {
             code,
             message: message.into(),
             status: None,
+            retry_after_ms: None,
         }
     }
 

@@ -81,7 +81,7 @@ impl WidgetTokenManager {
         };
         match inner.state.get() {
             State::Ready | State::Refreshing => Promise::resolve(&JsValue::UNDEFINED),
-            _ => inner.start(),
+            _ => inner.start(true),
         }
     }
 
@@ -90,7 +90,7 @@ impl WidgetTokenManager {
     #[wasm_bindgen(js_name = refreshToken, unchecked_return_type = "Promise<void>")]
     pub fn refresh_token(&self) -> Promise {
         match self.live() {
-            Some(inner) => inner.start(),
+            Some(inner) => inner.start(true),
             None => Promise::reject(&LoaderError::destroyed().to_js()),
         }
     }

@@ -26,9 +26,12 @@ use crate::registry;
 use crate::schedule;
 use crate::signals::Signals;
 use crate::tag::{self, Mounted};
-use crate::timing::Timers;
+use crate::timing::{self, Timers};
 use crate::token::{self, Token};
 use crate::ui::{self, Ui};
+
+/// The longest wait between the quick attempts of one round.
+const QUICK_BACKOFF_CAP_MS: f64 = 10_000.0;
 
 /// The state behind every handle for one org.
 pub struct Inner {
@@ -124,7 +127,9 @@ impl Inner {
     }
 
     /// The shared token operation: joins the one in flight or starts one.
-    pub(crate) fn start(self: &Rc<Self>) -> Promise {
+    /// `quick`: someone waits for it (`initialize()`, `refreshToken()`), so
+    /// it makes up to `1 + maxRetries` quick attempts; otherwise one.
+    pub(crate) fn start(self: &Rc<Self>, quick: bool) -> Promise {
         if self.destroyed() {
             return Promise::reject(&LoaderError::destroyed().to_js());
         }
@@ -133,7 +138,7 @@ impl Inner {
         }
         let inner = self.clone();
         let promise = future_to_promise(async move {
-            let res = lifetime::guard(inner.life.clone(), inner.clone().run()).await;
+            let res = lifetime::guard(inner.life.clone(), inner.clone().run(quick)).await;
             inner.in_flight.borrow_mut().take();
             res.map(|()| JsValue::UNDEFINED).map_err(|e| e.to_js())
         });
@@ -141,30 +146,32 @@ impl Inner {
         promise
     }
 
-    /// Starts (or joins) a refresh whose outcome only the state reports.
+    /// Starts (or joins) a one-attempt round whose outcome only the state
+    /// reports: timers, page signals, the contact box's button.
     pub(crate) fn trigger(self: &Rc<Self>) {
-        let p = self.start();
+        self.timers.clear_retry();
+        let p = self.start(false);
         spawn_local(async move {
             let _ = JsFuture::from(p).await;
         });
     }
 
-    async fn run(self: Rc<Self>) -> Result<(), LoaderError> {
+    async fn run(self: Rc<Self>, quick: bool) -> Result<(), LoaderError> {
         let doc = document()?;
         let working = self.widget_works();
-        self.set_state(
-            if working {
-                State::Refreshing
-            } else {
-                State::Loading
-            },
-            None,
-        );
+        // From the fallback, rounds are quiet: the contact box stays, no
+        // loading status, the state stays `fallback` until one succeeds.
+        let quiet = !working && self.state.get() == State::Fallback;
+        if working {
+            self.set_state(State::Refreshing, None);
+        } else if !quiet {
+            self.set_state(State::Loading, None);
+        }
         // A state listener may have destroyed the manager just now.
         if self.destroyed() {
             return Err(LoaderError::destroyed());
         }
-        if !working && !self.is_shown(|ui| &mut ui.status) {
+        if !working && !quiet && !self.is_shown(|ui| &mut ui.status) {
             match ui::show_status(&doc, &self.opts) {
                 Ok(status) => self.keep_shown(status, |ui| &mut ui.status),
                 Err(e) => {
@@ -174,7 +181,7 @@ impl Inner {
             }
         }
         self.install_watchers(&doc);
-        let outcome = match Box::pin(self.fetch_round()).await {
+        let outcome = match Box::pin(self.fetch_round(quick)).await {
             Ok(token) => Box::pin(self.apply(&doc, token)).await,
             Err(e) => Err(e),
         };
@@ -196,25 +203,31 @@ impl Inner {
         }
     }
 
-    /// Up to `1 + maxRetries` attempts with backoff; 4xx and bad answers
-    /// are not retried.
-    async fn fetch_round(&self) -> Result<Token, LoaderError> {
+    /// One attempt, or (`quick`) up to `1 + maxRetries` with backoff. 4xx
+    /// and bad answers are not retried, nor anything while the page is
+    /// hidden or when the endpoint asks for a longer wait (`Retry-After`):
+    /// the background retry takes over then.
+    async fn fetch_round(&self, quick: bool) -> Result<Token, LoaderError> {
+        let retries = if quick { self.opts.max_retries } else { 0 };
         let mut attempt = 0;
         loop {
             // Dropping this future (destroy) aborts the request in flight.
-            match token::fetch_token(&self.opts).await {
-                Err(e) if e.is_retryable() && attempt < self.opts.max_retries => {
-                    let delay = schedule::backoff_ms(
-                        attempt,
-                        self.opts.retry_delay_ms,
-                        30_000.0,
-                        js_sys::Math::random(),
-                    );
-                    attempt += 1;
-                    TimeoutFuture::new(schedule::clamp_timer_ms(delay) as u32).await;
-                }
+            let err = match token::fetch_token(&self.opts).await {
+                Err(e) if e.is_retryable() && attempt < retries && !timing::page_hidden() => e,
                 other => return other,
-            }
+            };
+            let backoff = schedule::backoff_ms(
+                attempt,
+                self.opts.retry_delay_ms,
+                QUICK_BACKOFF_CAP_MS,
+                js_sys::Math::random(),
+            );
+            let delay = match err.retry_after_ms {
+                Some(ra) if ra > QUICK_BACKOFF_CAP_MS => return Err(err),
+                ra => schedule::retry_wait_ms(backoff, ra, QUICK_BACKOFF_CAP_MS),
+            };
+            attempt += 1;
+            TimeoutFuture::new(schedule::clamp_timer_ms(delay) as u32).await;
         }
     }
 
@@ -286,7 +299,7 @@ impl Inner {
     }
 
     /// A round failed: keep a working widget and retry until its token
-    /// expires, or show the fallback.
+    /// expires, or show the fallback (retrying transient failures).
     fn fail(self: &Rc<Self>, doc: &Document, e: &LoaderError) {
         let failures = self.failures.get() + 1;
         self.failures.set(failures);
@@ -299,16 +312,18 @@ impl Inner {
         }
         if self.widget_works() {
             self.set_state(State::Ready, Some(e));
-            self.schedule_retry_while_working(failures);
+            self.schedule_retry(failures, e);
             return;
         }
         let mut reported = e.clone();
-        if !self.is_shown(|ui| &mut ui.fallback) {
+        if self.is_shown(|ui| &mut ui.fallback) {
+            self.fallback_busy(false);
+        } else {
             // One box, kept while it is shown (focus stays on its button).
             let weak = self.weak.clone();
             let on_retry = move || {
                 if let Some(inner) = weak.upgrade() {
-                    inner.trigger();
+                    inner.try_again();
                 }
             };
             match ui::show_fallback(doc, &self.opts, on_retry) {
@@ -318,8 +333,26 @@ impl Inner {
             }
         }
         self.set_state(State::Fallback, Some(&reported));
-        if e.is_retryable() {
-            self.schedule_retry_in_fallback(failures);
+        if e.is_retryable() && !self.destroyed() {
+            self.schedule_retry(failures, e);
+        }
+    }
+
+    /// The contact box's button: one attempt now, the button disabled and
+    /// saying so until it ends (`fail` re-enables it; success removes it).
+    fn try_again(self: &Rc<Self>) {
+        if self.destroyed() {
+            return;
+        }
+        self.fallback_busy(true);
+        self.trigger();
+    }
+
+    fn fallback_busy(&self, busy: bool) {
+        // Out of the borrow: disabling a focused button may run page code.
+        let button = self.ui.borrow().fallback.as_ref().and_then(|b| b.button());
+        if let Some(button) = button {
+            ui::set_busy(&button, busy, &self.opts);
         }
     }
 

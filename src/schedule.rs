@@ -88,9 +88,58 @@ pub fn clamp_timer_ms(ms: f64) -> i32 {
 
 /// Exponential backoff with "equal jitter": half the step is fixed, half
 /// random (`unit` in `[0, 1)`), so a fleet of pages does not retry in step.
+/// Used between the quick attempts of a round someone waits for.
 pub fn backoff_ms(attempt: u32, base_ms: f64, max_ms: f64, unit: f64) -> f64 {
     let step = (base_ms * 2f64.powi(attempt.min(30) as i32)).min(max_ms);
     step / 2.0 + step / 2.0 * unit.clamp(0.0, 1.0)
+}
+
+/// Background retries (nobody waits for them) start at this many times
+/// `retryDelayMs`: 5 s with the default 500 ms.
+pub const BACKGROUND_BASE_FACTOR: f64 = 10.0;
+/// The share of a background step that is always waited. Pure full jitter
+/// (`[0, step]`) has no worst case: a page could retry again at once, and
+/// the budget below could only hold on average. With this floor it holds
+/// for every draw.
+pub const JITTER_FLOOR: f64 = 1.0 / 3.0;
+
+/// The wait before background retry `n` (1 = the first after a round
+/// failed): the step doubles from `base_ms` up to `cap_ms`, and the wait is
+/// drawn uniformly from its upper two thirds (`unit` in `[0, 1)`), so a
+/// fleet of pages that failed together spreads out. With the defaults
+/// (5 s base, 5 min cap, 4 quick attempts first) an outage that starts
+/// before `initialize()` costs at most 9 requests in its first minute and
+/// 14 in ten (see the `budget` test).
+pub fn retry_delay_ms(n: u32, base_ms: f64, cap_ms: f64, unit: f64) -> f64 {
+    let step = (base_ms * 2f64.powi(n.saturating_sub(1).min(30) as i32)).min(cap_ms);
+    step * (JITTER_FLOOR + (1.0 - JITTER_FLOOR) * unit.clamp(0.0, 1.0))
+}
+
+/// A `Retry-After` value in milliseconds from `now_ms`: delta-seconds, or
+/// an HTTP date (`parse_date` returns its epoch ms, NaN if it is none).
+/// `None` when absent or unreadable; a date in the past is `0`.
+pub fn retry_after_ms(value: &str, now_ms: f64, parse_date: impl Fn(&str) -> f64) -> Option<f64> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        // Digit by digit: `str::parse::<f64>` costs ~20 KB of wasm.
+        let secs = v.bytes().fold(0.0, |n, b| n * 10.0 + f64::from(b - b'0'));
+        return Some(secs * 1000.0);
+    }
+    let at = parse_date(v);
+    at.is_finite().then(|| (at - now_ms).max(0.0))
+}
+
+/// The wait before a background retry: the backoff, or the server's
+/// `Retry-After` when that is longer, never past `limit_ms` (the cap, or
+/// what is left of a working widget's token).
+pub fn retry_wait_ms(backoff_ms: f64, retry_after_ms: Option<f64>, limit_ms: f64) -> f64 {
+    backoff_ms
+        .max(retry_after_ms.unwrap_or(0.0))
+        .min(limit_ms)
+        .max(0.0)
 }
 
 /// The expiry the loader trusts: the earlier of the endpoint's `expiresAt`
@@ -242,6 +291,83 @@ mod tests {
         assert_eq!(backoff_ms(20, 1000.0, 30_000.0, 1.0), 30_000.0);
         let mid = backoff_ms(2, 1000.0, 30_000.0, 0.5);
         assert!(mid > 2000.0 && mid < 4000.0);
+    }
+
+    #[test]
+    fn background_retries_double_with_full_jitter_above_a_floor() {
+        assert_eq!(retry_delay_ms(1, 6_000.0, 300_000.0, 0.0), 2_000.0);
+        assert_eq!(retry_delay_ms(1, 6_000.0, 300_000.0, 1.0), 6_000.0);
+        assert_eq!(retry_delay_ms(3, 6_000.0, 300_000.0, 1.0), 24_000.0);
+        assert_eq!(retry_delay_ms(40, 6_000.0, 300_000.0, 1.0), 300_000.0);
+        assert_eq!(retry_delay_ms(40, 6_000.0, 300_000.0, 0.0), 100_000.0);
+    }
+
+    /// Requests one page makes in `window_ms` of an outage that starts
+    /// before `initialize()`, with every jitter draw `unit`: the quick
+    /// round (1 + `max_retries` attempts), then background retries. The
+    /// answers are instant, the worst case for the count.
+    fn outage_requests(window_ms: f64, unit: f64, max_retries: u32, delay_ms: f64) -> u32 {
+        let mut t = 0.0;
+        let mut count = 0;
+        for attempt in 0..=max_retries {
+            if attempt > 0 {
+                t += backoff_ms(attempt - 1, delay_ms, 30_000.0, unit);
+            }
+            if t < window_ms {
+                count += 1;
+            }
+        }
+        let base = delay_ms * BACKGROUND_BASE_FACTOR;
+        for n in 1.. {
+            t += retry_delay_ms(n, base, 300_000.0, unit);
+            if t >= window_ms {
+                break;
+            }
+            count += 1;
+        }
+        count
+    }
+
+    #[test]
+    fn budget_an_outage_costs_at_most_ten_requests_a_minute_and_25_in_ten() {
+        for unit in [0.0, 0.25, 0.5, 0.75, 0.999] {
+            assert!(outage_requests(60_000.0, unit, 3, 500.0) <= 10, "{unit}");
+            assert!(outage_requests(600_000.0, unit, 3, 500.0) <= 25, "{unit}");
+        }
+        // The worst draw, the figures the README quotes.
+        assert_eq!(outage_requests(60_000.0, 0.0, 3, 500.0), 9);
+        assert_eq!(outage_requests(600_000.0, 0.0, 3, 500.0), 14);
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let never = |_: &str| f64::NAN;
+        assert_eq!(retry_after_ms("120", 0.0, never), Some(120_000.0));
+        assert_eq!(retry_after_ms(" 0 ", 0.0, never), Some(0.0));
+        assert_eq!(retry_after_ms("", 0.0, never), None);
+        assert_eq!(retry_after_ms("soon", 0.0, never), None);
+        assert_eq!(retry_after_ms("-5", 0.0, never), None);
+        let date = |_: &str| 50_000.0;
+        assert_eq!(
+            retry_after_ms("Wed, 21 Oct 2026 07:28:00 GMT", 20_000.0, date),
+            Some(30_000.0)
+        );
+        assert_eq!(
+            retry_after_ms("Wed, 21 Oct 2026 07:28:00 GMT", 90_000.0, date),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_the_limit() {
+        assert_eq!(retry_wait_ms(2_000.0, Some(30_000.0), 300_000.0), 30_000.0);
+        assert_eq!(
+            retry_wait_ms(2_000.0, Some(3_600_000.0), 300_000.0),
+            300_000.0
+        );
+        assert_eq!(retry_wait_ms(9_000.0, Some(1_000.0), 300_000.0), 9_000.0);
+        assert_eq!(retry_wait_ms(9_000.0, None, 4_000.0), 4_000.0);
+        assert_eq!(retry_wait_ms(9_000.0, None, -4_000.0), 0.0);
     }
 
     #[test]

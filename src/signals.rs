@@ -31,14 +31,14 @@ extern "C" {
     fn watch_page(
         doc: &Document,
         win: &web_sys::Window,
-        check: &Closure<dyn Fn()>,
+        check: &Closure<dyn Fn(bool)>,
         signal: &Closure<dyn Fn(String)>,
         widget_src: &str,
     ) -> js_sys::Function;
 }
 
 /// The page listeners of one manager (`check`, `signal`).
-type PageWatch = Listening<(Closure<dyn Fn()>, Closure<dyn Fn(String)>)>;
+type PageWatch = Listening<(Closure<dyn Fn(bool)>, Closure<dyn Fn(String)>)>;
 
 /// One manager's listeners and signal bookkeeping.
 pub struct Signals {
@@ -78,7 +78,21 @@ impl Inner {
         let Some(window) = web_sys::window() else {
             return;
         };
-        let check = Closure::<dyn Fn()>::new(self.defer(|inner| inner.check()));
+        let check = {
+            let (offline, online) = (
+                self.defer(|i| i.check(false)),
+                self.defer(|i| i.check(true)),
+            );
+            Closure::<dyn Fn(bool)>::new(
+                move |is_online: bool| {
+                    if is_online {
+                        online()
+                    } else {
+                        offline()
+                    }
+                },
+            )
+        };
         let signal = {
             let weak = self.weak.clone();
             Closure::<dyn Fn(String)>::new(move |msg: String| {
@@ -91,7 +105,7 @@ impl Inner {
         *self.signals.page.borrow_mut() = Some(PageWatch::new(remove, (check, signal)));
         let interval = Interval::new(
             schedule::clamp_timer_ms(self.opts.check_interval_ms).max(1) as u32,
-            self.defer(|inner| inner.check()),
+            self.defer(|inner| inner.check(false)),
         );
         *self.signals.interval.borrow_mut() = Some(interval);
     }

@@ -231,7 +231,12 @@ pub async fn mount(
         opts.integrity.as_deref(),
         opts.cross_origin.as_deref(),
     )
-    .map_err(|_| widget_error("could not create a script element"))?;
+    .map_err(|why| {
+        widget_error(
+            &why.as_string()
+                .unwrap_or_else(|| "could not create a script element".into()),
+        )
+    })?;
 
     // Started before the insertion: the evaluation may follow at once.
     let wait = Wait::start(doc, &script, load_timeout_ms(opts), Some(src));

@@ -1,35 +1,50 @@
 //! When the manager starts its next round: the refresh timer, the retry
-//! timer after a failure, and the clock check every wake-up runs. The
-//! maths is in `schedule`; this wires it to gloo timers (RAII: dropping a
-//! `Timeout` clears it).
+//! timer after a failure, and the check every wake-up runs. The maths is
+//! in `schedule`; this wires it to gloo timers (RAII: dropping a `Timeout`
+//! clears it).
 //!
-//! Timers stop while a laptop sleeps or a tab is frozen, so a timer only
-//! ever leads to `check()`, which reads the clock again.
+//! The retry budget: a round someone waits for (`initialize()`,
+//! `refreshToken()`) makes quick attempts; everything after that is one
+//! attempt at a time, backed off, honouring `Retry-After`, and never while
+//! the page is hidden. Timers stop while a laptop sleeps or a tab is
+//! frozen, so a timer only ever leads to `check()`, which reads the clock
+//! again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
 
+use crate::error::{ErrorCode, LoaderError};
 use crate::events::State;
-use crate::manager::Inner;
+use crate::manager::{document, Inner};
 use crate::schedule;
 
-/// Background retries while the widget still works are at most this far apart.
-const MAX_RETRY_GAP_MS: f64 = 60_000.0;
-/// In the fallback, retries of transient failures back off up to this.
-const MAX_FALLBACK_RETRY_MS: f64 = 300_000.0;
-
-/// The manager's two one-shot timers.
-#[derive(Default)]
+/// The manager's two one-shot timers, and when the pending retry is due.
 pub struct Timers {
     refresh: RefCell<Option<Timeout>>,
     retry: RefCell<Option<Timeout>>,
+    /// When the pending retry is due (local ms); NaN when none is.
+    retry_at: Cell<f64>,
+    /// The pending retry follows a network failure: `online` makes it due.
+    retry_on_online: Cell<bool>,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            refresh: RefCell::new(None),
+            retry: RefCell::new(None),
+            retry_at: Cell::new(f64::NAN),
+            retry_on_online: Cell::new(false),
+        }
+    }
 }
 
 impl Timers {
-    /// Cancels a pending retry (a round succeeded).
+    /// Cancels a pending retry (a round succeeded, or one starts now).
     pub fn clear_retry(&self) {
+        self.retry_at.set(f64::NAN);
         let retry = self.retry.borrow_mut().take();
         drop(retry);
     }
@@ -40,45 +55,56 @@ impl Timers {
         let refresh = self.refresh.borrow_mut().take();
         drop(refresh);
     }
+
+    fn retry_pending(&self) -> bool {
+        !self.retry_at.get().is_nan()
+    }
+}
+
+/// The page is in a background tab (or minimised).
+pub(crate) fn page_hidden() -> bool {
+    document().is_ok_and(|d| d.hidden())
 }
 
 impl Inner {
-    fn arm(&self, slot: &RefCell<Option<Timeout>>, delay_ms: f64, f: fn(&Rc<Inner>)) {
+    fn arm(&self, slot: &RefCell<Option<Timeout>>, delay_ms: f64) {
         if self.destroyed() {
             return;
         }
-        let t = Timeout::new(schedule::clamp_timer_ms(delay_ms) as u32, self.defer(f));
+        let t = Timeout::new(
+            schedule::clamp_timer_ms(delay_ms) as u32,
+            self.defer(|inner| inner.check(false)),
+        );
         let old = slot.borrow_mut().replace(t);
         drop(old);
     }
 
-    fn backoff(&self, failures: u32, cap_ms: f64) -> f64 {
-        schedule::backoff_ms(
-            failures.saturating_sub(1),
-            self.opts.retry_delay_ms.max(1_000.0),
-            cap_ms,
+    /// A round failed with a transient error: one background attempt later,
+    /// backed off (see [`schedule::retry_delay_ms`]), after the endpoint's
+    /// `Retry-After` if it gave one, never past `maxRetryDelayMs`, nor past
+    /// the token's expiry while the widget works.
+    pub(crate) fn schedule_retry(&self, failures: u32, e: &LoaderError) {
+        let now = js_sys::Date::now();
+        let mut limit = self.opts.max_retry_delay_ms;
+        if self.widget_works() {
+            if let Some(t) = self.token.borrow().as_ref() {
+                limit = limit.min(t.expires_at_ms - now);
+            }
+        }
+        let base = (self.opts.retry_delay_ms * schedule::BACKGROUND_BASE_FACTOR).max(250.0);
+        let backoff = schedule::retry_delay_ms(
+            failures,
+            base,
+            self.opts.max_retry_delay_ms,
             js_sys::Math::random(),
-        )
-    }
-
-    /// A refresh failed while the widget works: retry, never past expiry.
-    pub(crate) fn schedule_retry_while_working(&self, failures: u32) {
-        let until_expiry = self
-            .token
-            .borrow()
-            .as_ref()
-            .map(|t| t.expires_at_ms - js_sys::Date::now())
-            .unwrap_or(0.0);
-        let delay = self
-            .backoff(failures, MAX_RETRY_GAP_MS)
-            .min(until_expiry.max(0.0));
-        self.arm(&self.timers.retry, delay, |inner| inner.trigger());
-    }
-
-    /// A transient failure left the contact box: try again later.
-    pub(crate) fn schedule_retry_in_fallback(&self, failures: u32) {
-        let delay = self.backoff(failures, MAX_FALLBACK_RETRY_MS);
-        self.arm(&self.timers.retry, delay, |inner| inner.trigger());
+        );
+        let delay = schedule::retry_wait_ms(backoff, e.retry_after_ms, limit);
+        self.arm(&self.timers.retry, delay);
+        self.timers.retry_at.set(now + delay);
+        self.timers.retry_on_online.set(matches!(
+            e.code,
+            ErrorCode::TokenNetwork | ErrorCode::TokenTimeout
+        ));
     }
 
     /// Milliseconds until the current token's refresh is due.
@@ -93,14 +119,28 @@ impl Inner {
     pub(crate) fn schedule_refresh(&self) {
         if let Some(delay) = self.refresh_due_in() {
             // A clamped (early) firing only re-checks the clock.
-            self.arm(&self.timers.refresh, delay, |inner| inner.check());
+            self.arm(&self.timers.refresh, delay);
         }
     }
 
-    /// The safety net (interval, wake-up, back online): refresh when due,
-    /// retry from the fallback, otherwise re-arm the timer.
-    pub(crate) fn check(self: &Rc<Self>) {
+    /// Every timer, the safety-net interval and the page coming back
+    /// (`online`: the network is back) end here: a pending retry runs once
+    /// due and the page is visible; a refresh that is due runs even in a
+    /// hidden tab (a background chat keeps its token); from the fallback
+    /// after an error that is not retried by itself (401), the page
+    /// coming back tries once.
+    pub(crate) fn check(self: &Rc<Self>, online: bool) {
         if self.destroyed() || self.in_flight.borrow().is_some() {
+            return;
+        }
+        let t = &self.timers;
+        if t.retry_pending() {
+            let due =
+                js_sys::Date::now() >= t.retry_at.get() || (online && t.retry_on_online.get());
+            if due && !page_hidden() {
+                t.clear_retry();
+                self.trigger();
+            }
             return;
         }
         match self.state.get() {

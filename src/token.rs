@@ -6,13 +6,27 @@ use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
 use js_sys::{Reflect, JSON};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, RequestInit, Response};
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
 use crate::{jwt, schedule};
+
+/// The largest token answer read (`{token, expiresAt}` is a few hundred
+/// bytes; anything near this is not a token endpoint's answer).
+pub const MAX_ANSWER_BYTES: u32 = 64 * 1024;
+/// The largest token accepted: it goes into a DOM attribute.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+#[wasm_bindgen(module = "/js/net.js")]
+extern "C" {
+    /// The body as text, or null past `max` bytes (see `js/net.js`).
+    #[wasm_bindgen(js_name = readText)]
+    fn read_text(resp: &Response, max: u32) -> js_sys::Promise;
+}
 
 /// A validated operator token. It lives in memory only. Times are in the
 /// visitor's clock, corrected when that clock is off (see
@@ -131,20 +145,26 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
         });
     }
     if !resp.ok() {
+        // 429 and 503 may say when to come back; other statuses are not
+        // asked to wait (a Retry-After on them is a server's leftover).
+        let retry_after_ms = matches!(status, 429 | 503)
+            .then(|| resp.headers().get("retry-after").ok().flatten())
+            .flatten()
+            .and_then(|v| schedule::retry_after_ms(&v, js_sys::Date::now(), js_sys::Date::parse));
         return Err(LoaderError {
             status: Some(status),
+            retry_after_ms,
             ..LoaderError::new(
                 ErrorCode::TokenHttp,
                 format!("chathub-loader: the token endpoint {url} answered HTTP {status}; check the backend's logs"),
             )
         });
     }
-    let text_promise = resp.text().map_err(|_| aborted("reading the answer of"))?;
-    let text = JsFuture::from(text_promise)
+    let text = JsFuture::from(read_text(&resp, MAX_ANSWER_BYTES))
         .await
         .map_err(|_| aborted("reading the answer of"))?
         .as_string()
-        .unwrap_or_default();
+        .ok_or_else(|| malformed(url, "answered more than 64 KiB"))?;
     let parsed = parse_response(&text, url)?;
     // The server's clock, where the answer lets us read it (same origin,
     // or `Access-Control-Expose-Headers: Date`) and it is not an HTTP
@@ -213,6 +233,9 @@ fn parse_response(text: &str, url: &str) -> Result<TokenResponse, LoaderError> {
         .as_string()
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| malformed(url, "answered without a non-empty string `token`"))?;
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(malformed(url, "answered a token longer than 16 KiB"));
+    }
     let expires_at = field("expiresAt")
         .as_string()
         .ok_or_else(|| malformed(url, "answered without a string `expiresAt`"))?;
@@ -233,7 +256,12 @@ fn validate(
             url,
             &format!(
                 "answered an `expiresAt` that is not a date: \"{}\"",
-                resp.expires_at
+                // Quoted only when short: it is the server's text.
+                if resp.expires_at.len() <= 40 {
+                    resp.expires_at.as_str()
+                } else {
+                    "(long)"
+                }
             ),
         ));
     }

@@ -30,6 +30,8 @@ extern "C" {
         url: Option<&str>,
         button_text: &str,
     ) -> Result<Element, JsValue>;
+    #[wasm_bindgen(js_name = setBusy)]
+    fn set_busy_js(button: &Element, busy: bool, text: &str);
     /// Calls `f()` on each `type` event of `target`; returns the remover.
     fn listen(target: &Element, r#type: &str, f: &Closure<dyn Fn()>) -> js_sys::Function;
 }
@@ -40,10 +42,16 @@ type OnClick = Listening<Closure<dyn Fn()>>;
 /// One element the loader shows, with the listener it needs.
 pub struct Shown {
     el: Element,
+    button: Option<Element>,
     _click: Option<OnClick>,
 }
 
 impl Shown {
+    /// The contact box's button.
+    pub fn button(&self) -> Option<Element> {
+        self.button.clone()
+    }
+
     /// Still in the document.
     pub fn is_connected(&self) -> bool {
         self.el.is_connected()
@@ -76,6 +84,7 @@ pub fn show_status(doc: &Document, opts: &Options) -> Result<Shown, LoaderError>
     let _ = parent.append_child(&status);
     Ok(Shown {
         el: status,
+        button: None,
         _click: None,
     })
 }
@@ -109,8 +118,20 @@ pub fn show_fallback(
     let _ = parent.append_child(&bx);
     Ok(Some(Shown {
         el: bx,
+        button: Some(button),
         _click: Some(listener),
     }))
+}
+
+/// The contact box's button while an attempt it started runs: disabled,
+/// saying `loadingText`; back to `buttonText` after. May move focus (page
+/// code runs): call it with no borrow held.
+pub fn set_busy(button: &Element, busy: bool, opts: &Options) {
+    let text = match (&opts.fallback, busy) {
+        (Some(fb), false) => fb.button_text.as_str(),
+        _ => opts.loading_text.as_str(),
+    };
+    set_busy_js(button, busy, text);
 }
 
 fn cannot_create() -> LoaderError {

@@ -199,10 +199,21 @@ pub async fn code_of(p: Promise) -> String {
     }
 }
 
-/// The tag id for `org` (or the default).
+/// The tag id for `org` (or the default): letters, digits and `-` stay,
+/// every other byte of the org is `_` and two hex digits.
 pub fn tag_id(org: Option<&str>) -> String {
     match org {
-        Some(o) => format!("operator-chat-panel-script-{o}"),
+        Some(o) => {
+            let mut id = String::from("operator-chat-panel-script-");
+            for b in o.bytes() {
+                if b.is_ascii_alphanumeric() || b == b'-' {
+                    id.push(b as char);
+                } else {
+                    id.push_str(&format!("_{b:02x}"));
+                }
+            }
+            id
+        }
         None => "operator-chat-panel-script".into(),
     }
 }

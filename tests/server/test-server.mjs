@@ -12,9 +12,14 @@
 //     iat = now. skewMs shifts the server's clock (Date header, iat, exp,
 //     expiresAt): -7200000 is a visitor whose clock is 2 h ahead.
 //     hideDate sends no Date header; sameToken answers the previous token
-//     again (a backend serving its cached token).
+//     again (a backend serving its cached token). retryAfter: the
+//     Retry-After header's value. bigBody: n bytes of JSON-ish filler
+//     instead of a token answer, with Content-Length, or streamed in
+//     64 KiB chunks without it when chunked is true (the server stops
+//     writing when the client goes away).
 //   GET  /s/<id>/token[?org=...]   the scripted endpoint
-//   GET  /s/<id>/stats            { requests, orgs, tokens }
+//   GET  /s/<id>/stats            { requests, orgs, tokens, times }
+//                                 (times: each request's Date.now())
 //   GET  /widget.js?...           stand-in widget module
 //   GET  /s/<id>/widget.js        the same, or the status set by
 //   POST /s/<id>/widget-status    body: a number (e.g. 404); 200 restores;
@@ -28,7 +33,7 @@ const port = Number(process.argv[2] || 8787);
 const scenarios = new Map();
 
 function scenario(id) {
-  if (!scenarios.has(id)) scenarios.set(id, { steps: [{}], next: 0, requests: 0, orgs: [], tokens: [] });
+  if (!scenarios.has(id)) scenarios.set(id, { steps: [{}], next: 0, requests: 0, orgs: [], tokens: [], times: [] });
   return scenarios.get(id);
 }
 
@@ -104,9 +109,10 @@ const server = http.createServer(async (req, res) => {
   }
   if (m[2] === "stats") {
     res.writeHead(200, { "Content-Type": "application/json" });
-    return res.end(JSON.stringify({ requests: sc.requests, orgs: sc.orgs, tokens: sc.tokens }));
+    return res.end(JSON.stringify({ requests: sc.requests, orgs: sc.orgs, tokens: sc.tokens, times: sc.times }));
   }
   sc.requests += 1;
+  sc.times.push(Date.now());
   sc.orgs.push(url.searchParams.get("org"));
   const step = sc.steps[Math.min(sc.next, sc.steps.length - 1)] || {};
   sc.next += 1;
@@ -117,6 +123,24 @@ const server = http.createServer(async (req, res) => {
   const now = Date.now() + (step.skewMs ?? 0);
   if (step.hideDate) res.sendDate = false;
   else res.setHeader("Date", new Date(now).toUTCString());
+  if (step.retryAfter !== undefined) res.setHeader("Retry-After", String(step.retryAfter));
+  if (step.bigBody) {
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    const headers = { "Content-Type": "application/json", "Cache-Control": "no-store" };
+    if (!step.chunked) headers["Content-Length"] = String(step.bigBody);
+    res.writeHead(status, headers);
+    let sent = 0;
+    const more = () => {
+      while (sent < step.bigBody && !res.destroyed) {
+        const n = Math.min(chunk.length, step.bigBody - sent);
+        sent += n;
+        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return res.once("drain", more);
+      }
+      res.end();
+    };
+    res.on("close", () => (sent = step.bigBody));
+    return more();
+  }
   if (body === undefined && status === 200 && step.sameToken && sc.last) {
     body = sc.last;
   } else if (body === undefined && status === 200) {

@@ -1,12 +1,18 @@
 //! Reading the page's options object into a checked Rust struct, once.
 //! Every mistake becomes `INVALID_OPTIONS` naming the key and the fix.
+//! `read` has the readers, `url` the URL rules, `parts` the nested objects.
 
-use js_sys::{Array, Object, Reflect};
+mod parts;
+mod read;
+mod url;
+
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
 use crate::error::LoaderError;
 use crate::validate;
+pub use read::list;
+use read::{check_selector, plain_object, reject_unknown, Reader};
 
 /// Where the vendor serves the widget.
 pub const DEFAULT_WIDGET_SRC: &str =
@@ -22,6 +28,7 @@ const KEYS: &[&str] = &[
     "requestTimeoutMs",
     "maxRetries",
     "retryDelayMs",
+    "maxRetryDelayMs",
     "fetchInit",
     "fallback",
     "nonce",
@@ -31,8 +38,6 @@ const KEYS: &[&str] = &[
     "widgetSelector",
     "loadingText",
 ];
-const FETCH_INIT_KEYS: &[&str] = &["credentials", "headers", "mode", "cache", "referrerPolicy"];
-const FALLBACK_KEYS: &[&str] = &["title", "message", "email", "phone", "url", "buttonText"];
 
 /// Where the loading state and the fallback render.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,8 +126,11 @@ pub struct Options {
     pub request_timeout_ms: f64,
     /// Retries after the first attempt before giving up a round.
     pub max_retries: u32,
-    /// First backoff step.
+    /// First backoff step of the quick attempts (background retries start
+    /// at ten times this).
     pub retry_delay_ms: f64,
+    /// The longest wait between background retries.
+    pub max_retry_delay_ms: f64,
     /// Request settings.
     pub fetch_init: FetchInit,
     /// The contact box, or `None` when disabled.
@@ -145,14 +153,14 @@ impl Options {
     /// The id of this org's widget tag.
     pub fn tag_id(&self) -> String {
         match &self.org {
-            Some(org) => format!("operator-chat-panel-script-{org}"),
+            Some(org) => format!("operator-chat-panel-script-{}", validate::id_suffix(org)),
             None => "operator-chat-panel-script".into(),
         }
     }
 
     /// The option names whose values differ between two option sets.
     pub fn differing_keys(&self, other: &Options) -> Vec<&'static str> {
-        let pairs: [(&'static str, bool); 17] = [
+        let pairs: [(&'static str, bool); 18] = [
             ("tokenUrl", self.token_url != other.token_url),
             ("org", self.org != other.org),
             ("widgetSrc", self.widget_src != other.widget_src),
@@ -171,6 +179,10 @@ impl Options {
             ),
             ("maxRetries", self.max_retries != other.max_retries),
             ("retryDelayMs", self.retry_delay_ms != other.retry_delay_ms),
+            (
+                "maxRetryDelayMs",
+                self.max_retry_delay_ms != other.max_retry_delay_ms,
+            ),
             ("fetchInit", self.fetch_init != other.fetch_init),
             ("fallback", self.fallback != other.fallback),
             ("nonce", self.nonce != other.nonce),
@@ -221,11 +233,11 @@ impl Options {
                 ))
             }
         };
-        let token_url = web_url("tokenUrl", &token_url, base)?;
+        let token_url = url::web_url("tokenUrl", &token_url, base)?;
         if let Some(org) = &org {
             token_url.search_params().set("org", org);
         }
-        let fetch_init = fetch_init(r.get("fetchInit"))?;
+        let fetch_init = parts::fetch_init(r.get("fetchInit"))?;
         if fetch_init.mode.as_deref() == Some("same-origin")
             && web_sys::Url::new(base).map(|b| b.origin()).ok() != Some(token_url.origin())
         {
@@ -237,7 +249,7 @@ impl Options {
         let widget_src = r
             .string("widgetSrc")?
             .unwrap_or_else(|| DEFAULT_WIDGET_SRC.into());
-        let widget_src = web_url("widgetSrc", &widget_src, base)?.href();
+        let widget_src = url::widget_url(&widget_src, base)?;
 
         let container = match r.get("container") {
             None => Container::Body,
@@ -312,8 +324,9 @@ impl Options {
             request_timeout_ms: r.number("requestTimeoutMs", 1.0)?.unwrap_or(10_000.0),
             max_retries: max_retries as u32,
             retry_delay_ms: r.number("retryDelayMs", 0.0)?.unwrap_or(500.0),
+            max_retry_delay_ms: r.number("maxRetryDelayMs", 1.0)?.unwrap_or(300_000.0),
             fetch_init,
-            fallback: fallback(r.get("fallback"), base)?,
+            fallback: parts::fallback(r.get("fallback"), base)?,
             nonce: r.string("nonce")?,
             integrity: r.string("integrity")?,
             cross_origin,
@@ -324,282 +337,4 @@ impl Options {
                 .unwrap_or_else(|| "Loading chat…".into()),
         })
     }
-}
-
-/// A selector the browser cannot parse is a typo to report now, not later.
-fn check_selector(key: &str, sel: &str) -> Result<(), LoaderError> {
-    let doc = web_sys::window().and_then(|w| w.document());
-    match doc.map(|d| d.query_selector(sel)) {
-        Some(Err(_)) => Err(LoaderError::invalid(
-            key,
-            format!("is not a valid CSS selector: \"{sel}\""),
-        )),
-        _ if sel.trim().is_empty() => Err(LoaderError::invalid(key, "must not be empty")),
-        _ => Ok(()),
-    }
-}
-
-struct Reader<'a> {
-    obj: &'a Object,
-    prefix: &'a str,
-}
-
-impl Reader<'_> {
-    fn key(&self, key: &str) -> String {
-        format!("{}{}", self.prefix, key)
-    }
-
-    /// The value, with `undefined` meaning "not given".
-    fn get(&self, key: &str) -> Option<JsValue> {
-        Reflect::get(self.obj, &key.into())
-            .ok()
-            .filter(|v| !v.is_undefined())
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, LoaderError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_string().map(Some).ok_or_else(|| {
-                LoaderError::invalid(
-                    &self.key(key),
-                    format!("must be a string, got {}", type_name(&v)),
-                )
-            }),
-        }
-    }
-
-    fn number(&self, key: &str, min: f64) -> Result<Option<f64>, LoaderError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(n) if n.is_finite() && n >= min => Ok(Some(n)),
-                Some(_) => Err(LoaderError::invalid(
-                    &self.key(key),
-                    format!(
-                        "must be a finite number of milliseconds, at least {}",
-                        min as u32
-                    ),
-                )),
-                None => Err(LoaderError::invalid(
-                    &self.key(key),
-                    format!("must be a number, got {}", type_name(&v)),
-                )),
-            },
-        }
-    }
-}
-
-fn type_name(v: &JsValue) -> String {
-    if v.is_null() {
-        "null".into()
-    } else if Array::is_array(v) {
-        "an array".into()
-    } else {
-        v.js_typeof().as_string().unwrap_or_default()
-    }
-}
-
-fn plain_object(v: &JsValue, key: &str, what: &str) -> Result<Object, LoaderError> {
-    if v.is_object() && !Array::is_array(v) && !v.is_function() {
-        Ok(v.clone().unchecked_into())
-    } else {
-        Err(LoaderError::invalid(
-            key,
-            format!("{what} (got {})", type_name(v)),
-        ))
-    }
-}
-
-fn reject_unknown(obj: &Object, known: &[&str], prefix: &str) -> Result<(), LoaderError> {
-    for key in Object::keys(obj).iter().filter_map(|k| k.as_string()) {
-        if !known.contains(&key.as_str()) {
-            let hint = known
-                .iter()
-                .find(|k| k.eq_ignore_ascii_case(&key))
-                .map(|k| format!("; did you mean `{prefix}{k}`?"))
-                .unwrap_or_else(|| format!("; known options are: {}", list(known)));
-            return Err(LoaderError::invalid(
-                &format!("{prefix}{key}"),
-                format!("is not a known option{hint}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `a, b, c` for a message. A loop, not `[&str]::join`: its generic copy
-/// routine costs about 1 KB of wasm.
-pub fn list(items: &[&str]) -> String {
-    let mut out = String::new();
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(item);
-    }
-    out
-}
-
-/// Parses `raw` against `base` and insists on `http:`/`https:`.
-fn web_url(key: &str, raw: &str, base: &str) -> Result<web_sys::Url, LoaderError> {
-    let url = web_sys::Url::new_with_base(raw, base)
-        .map_err(|_| LoaderError::invalid(key, format!("is not a valid URL: \"{raw}\"")))?;
-    if !validate::is_web_protocol(&url.protocol()) {
-        return Err(LoaderError::invalid(
-            key,
-            format!("must be an http(s) URL, not \"{}\"", url.protocol()),
-        ));
-    }
-    // `fetch` refuses such URLs, and error messages quote the URL: a
-    // password there would reach logs and state events.
-    if !url.username().is_empty() || !url.password().is_empty() {
-        return Err(LoaderError::invalid(
-            key,
-            "must not contain a user name or password; send credentials as cookies (fetchInit.credentials) or a header (fetchInit.headers)",
-        ));
-    }
-    Ok(url)
-}
-
-fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
-    let Some(v) = v else {
-        return Ok(FetchInit::default());
-    };
-    let obj = plain_object(
-        &v,
-        "fetchInit",
-        "must be an object such as { credentials: \"include\" }",
-    )?;
-    reject_unknown(&obj, FETCH_INIT_KEYS, "fetchInit.")?;
-    let r = Reader {
-        obj: &obj,
-        prefix: "fetchInit.",
-    };
-    let one_of = |key: &str, allowed: &[&str]| -> Result<Option<String>, LoaderError> {
-        match r.string(key)? {
-            Some(s) if !allowed.contains(&s.as_str()) => Err(LoaderError::invalid(
-                &format!("fetchInit.{key}"),
-                format!("must be one of {}", list(allowed)),
-            )),
-            other => Ok(other),
-        }
-    };
-    let mut headers = Vec::new();
-    if let Some(h) = r.get("headers") {
-        let h = plain_object(
-            &h,
-            "fetchInit.headers",
-            "must be an object of header names to string values",
-        )?;
-        for entry in Object::entries(&h).iter() {
-            let pair: Array = entry.unchecked_into();
-            let (name, value) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
-            let Some(value) = value.as_string() else {
-                return Err(LoaderError::invalid(
-                    &format!("fetchInit.headers.{name}"),
-                    "must be a string",
-                ));
-            };
-            // A name or value `Headers` refuses would make every request
-            // throw: refuse it now, naming it.
-            if web_sys::Headers::new()
-                .and_then(|h| h.set(&name, &value))
-                .is_err()
-            {
-                return Err(LoaderError::invalid(
-                    &format!("fetchInit.headers.{name}"),
-                    "is not a valid HTTP header name and value",
-                ));
-            }
-            headers.push((name, value));
-        }
-    }
-    // Only values `fetch` accepts for a readable answer: "no-cors" gives an
-    // opaque answer (no status, no body) and "only-if-cached" throws
-    // outside same-origin mode, so both are refused here, not at run time.
-    Ok(FetchInit {
-        credentials: one_of("credentials", &["omit", "same-origin", "include"])?,
-        headers,
-        mode: one_of("mode", &["cors", "same-origin"])?,
-        cache: one_of(
-            "cache",
-            &["default", "no-store", "reload", "no-cache", "force-cache"],
-        )?,
-        referrer_policy: one_of(
-            "referrerPolicy",
-            &[
-                "",
-                "no-referrer",
-                "no-referrer-when-downgrade",
-                "same-origin",
-                "origin",
-                "strict-origin",
-                "origin-when-cross-origin",
-                "strict-origin-when-cross-origin",
-                "unsafe-url",
-            ],
-        )?,
-    })
-}
-
-fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback>, LoaderError> {
-    let Some(v) = v else {
-        return Ok(Some(Fallback::default()));
-    };
-    if v.as_bool() == Some(false) {
-        return Ok(None);
-    }
-    let obj = plain_object(
-        &v,
-        "fallback",
-        "must be an object { title, message, email, phone, url } or false",
-    )?;
-    reject_unknown(&obj, FALLBACK_KEYS, "fallback.")?;
-    let r = Reader {
-        obj: &obj,
-        prefix: "fallback.",
-    };
-    let defaults = Fallback::default();
-    let email = r.string("email")?;
-    if let Some(e) = &email {
-        if !validate::is_valid_email(e) {
-            return Err(LoaderError::invalid(
-                "fallback.email",
-                format!("is not an e-mail address: \"{e}\""),
-            ));
-        }
-    }
-    let phone = match r.string("phone")? {
-        None => None,
-        Some(p) => match validate::tel_href(&p) {
-            Some(href) => Some((p, href)),
-            None => {
-                return Err(LoaderError::invalid(
-                    "fallback.phone",
-                    format!("is not a phone number (digits, spaces, + - ( ) .): \"{p}\""),
-                ))
-            }
-        },
-    };
-    let url = match r.string("url")? {
-        None => None,
-        Some(u) => {
-            let parsed = web_url("fallback.url", &u, base)?;
-            if parsed.protocol() != "https:" {
-                return Err(LoaderError::invalid(
-                    "fallback.url",
-                    "must be an https: URL",
-                ));
-            }
-            Some(parsed.href())
-        }
-    };
-    Ok(Some(Fallback {
-        title: r.string("title")?.unwrap_or(defaults.title),
-        message: r.string("message")?.unwrap_or(defaults.message),
-        email,
-        phone,
-        url,
-        button_text: r.string("buttonText")?.unwrap_or(defaults.button_text),
-    }))
 }

@@ -1,0 +1,125 @@
+//! Reading values out of the page's options object: type checks, unknown
+//! keys (with a "did you mean"), selectors, and message helpers.
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error::LoaderError;
+
+/// A selector the browser cannot parse is a typo to report now, not later.
+pub(super) fn check_selector(key: &str, sel: &str) -> Result<(), LoaderError> {
+    let doc = web_sys::window().and_then(|w| w.document());
+    match doc.map(|d| d.query_selector(sel)) {
+        Some(Err(_)) => Err(LoaderError::invalid(
+            key,
+            format!("is not a valid CSS selector: \"{sel}\""),
+        )),
+        _ if sel.trim().is_empty() => Err(LoaderError::invalid(key, "must not be empty")),
+        _ => Ok(()),
+    }
+}
+
+pub(super) struct Reader<'a> {
+    pub obj: &'a Object,
+    pub prefix: &'a str,
+}
+
+impl Reader<'_> {
+    pub fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    /// The value, with `undefined` meaning "not given".
+    pub fn get(&self, key: &str) -> Option<JsValue> {
+        Reflect::get(self.obj, &key.into())
+            .ok()
+            .filter(|v| !v.is_undefined())
+    }
+
+    pub fn string(&self, key: &str) -> Result<Option<String>, LoaderError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_string().map(Some).ok_or_else(|| {
+                LoaderError::invalid(
+                    &self.key(key),
+                    format!("must be a string, got {}", type_name(&v)),
+                )
+            }),
+        }
+    }
+
+    pub fn number(&self, key: &str, min: f64) -> Result<Option<f64>, LoaderError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(n) if n.is_finite() && n >= min => Ok(Some(n)),
+                Some(_) => Err(LoaderError::invalid(
+                    &self.key(key),
+                    format!(
+                        "must be a finite number of milliseconds, at least {}",
+                        min as u32
+                    ),
+                )),
+                None => Err(LoaderError::invalid(
+                    &self.key(key),
+                    format!("must be a number, got {}", type_name(&v)),
+                )),
+            },
+        }
+    }
+}
+
+pub(super) fn type_name(v: &JsValue) -> String {
+    if v.is_null() {
+        "null".into()
+    } else if Array::is_array(v) {
+        "an array".into()
+    } else {
+        v.js_typeof().as_string().unwrap_or_default()
+    }
+}
+
+pub(super) fn plain_object(v: &JsValue, key: &str, what: &str) -> Result<Object, LoaderError> {
+    if v.is_object() && !Array::is_array(v) && !v.is_function() {
+        Ok(v.clone().unchecked_into())
+    } else {
+        Err(LoaderError::invalid(
+            key,
+            format!("{what} (got {})", type_name(v)),
+        ))
+    }
+}
+
+pub(super) fn reject_unknown(
+    obj: &Object,
+    known: &[&str],
+    prefix: &str,
+) -> Result<(), LoaderError> {
+    for key in Object::keys(obj).iter().filter_map(|k| k.as_string()) {
+        if !known.contains(&key.as_str()) {
+            let hint = known
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(&key))
+                .map(|k| format!("; did you mean `{prefix}{k}`?"))
+                .unwrap_or_else(|| format!("; known options are: {}", list(known)));
+            return Err(LoaderError::invalid(
+                &format!("{prefix}{key}"),
+                format!("is not a known option{hint}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `a, b, c` for a message. A loop, not `[&str]::join`: its generic copy
+/// routine costs about 1 KB of wasm.
+pub fn list(items: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
+    out
+}
