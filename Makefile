@@ -70,10 +70,13 @@ pkg-test: pkg
 	cd pkg && npm pack --pack-destination ../target --loglevel=error > /dev/null
 	node tests/pkg/install-check.mjs target/chathub-loader-$$(node -p 'require("./pkg/package.json").version').tgz
 
-## End to end: the demo (dev server + built pkg) in headless Chromium.
+## End to end: the demo (dev server + built pkg) in headless Chromium, and
+## the package under strict page policies (CSP nonce, Trusted Types, SRI,
+## no WebAssembly).
 e2e-test: pkg
 	cargo build -p chathub-token-server
 	node tests/e2e/demo.test.mjs
+	node tests/e2e/policies.test.mjs
 
 ## make demo: the whole thing on one machine, offline, at http://127.0.0.1:$(PORT)/
 demo: pkg

@@ -49,7 +49,7 @@ export interface WidgetTokenManagerOptions {
   tokenUrl: string;
   /** Organisation: adds ?org=<id> and uses tag id operator-chat-panel-script-<org>. */
   org?: string;
-  /** The widget module (default https://widget.smsbat.com/operator-chat-panel/widget-script.js). */
+  /** The widget module (default https://widget.smsbat.com/operator-chat-panel/widget-script.js); https: only (http: for localhost). */
   widgetSrc?: string;
   /** Where the loading state and the fallback render (default document.body). */
   container?: string | Element;
@@ -61,13 +61,15 @@ export interface WidgetTokenManagerOptions {
   requestTimeoutMs?: number;
   /** Retries of network errors, timeouts and 5xx per round (default 3). */
   maxRetries?: number;
-  /** First backoff step in ms; doubles with jitter (default 500). */
+  /** First backoff step in ms of the quick attempts; doubles with jitter (default 500). Background retries start at ten times this. */
   retryDelayMs?: number;
+  /** The longest wait in ms between background retries (default 300 000, 5 minutes). */
+  maxRetryDelayMs?: number;
   /** Request settings for the token call (default credentials "same-origin"). */
   fetchInit?: WidgetFetchInit;
   /** The contact box, or false for none. */
   fallback?: WidgetFallbackOptions | false;
-  /** CSP nonce for the widget tag and the loader's style element. */
+  /** CSP nonce for the widget tag and the loader's style element (default: the page's, read from its scripts). */
   nonce?: string;
   /** Subresource-integrity hash for the widget tag. */
   integrity?: string;

@@ -16,14 +16,24 @@ try {
   writeFileSync(
     path.join(dir, "check.mjs"),
     `import init, { WidgetTokenManager, initSync } from "chathub-loader";
-     if (typeof init !== "function" || typeof WidgetTokenManager !== "function" || typeof initSync !== "function") process.exit(1);`,
+     import { showFallback } from "chathub-loader/fallback";
+     if (typeof init !== "function" || typeof WidgetTokenManager !== "function" || typeof initSync !== "function") process.exit(1);
+     if (typeof showFallback !== "function") process.exit(1);`,
   );
   execFileSync("node", ["check.mjs"], { cwd: dir, stdio: "inherit" });
   writeFileSync(
     path.join(dir, "app.ts"),
     `import init, { WidgetTokenManager, type WidgetTokenManagerOptions } from "chathub-loader";
      const options: WidgetTokenManagerOptions = { tokenUrl: "/api/chathub/token" };
-     export async function start(): Promise<void> { await init(); await new WidgetTokenManager(options).initialize(); }`,
+     export async function start(): Promise<void> {
+       try {
+         await init();
+       } catch (e) {
+         if ((e as { code?: string }).code === "UNSUPPORTED_ENVIRONMENT") (await import("chathub-loader/fallback")).showFallback(options);
+         return;
+       }
+       await new WidgetTokenManager(options).initialize();
+     }`,
   );
   writeFileSync(
     path.join(dir, "tsconfig.json"),

@@ -1,6 +1,7 @@
 // Type tests of the public surface: compiled by `tsc --noEmit` in make test.
 // Every @ts-expect-error must be an error, or tsc fails.
 import init, { WidgetTokenManager } from "../../pkg/chathub_loader.js";
+import { showFallback } from "../../pkg/fallback.js";
 import type {
   WidgetTokenManagerOptions,
   WidgetTokenManagerState,
@@ -59,6 +60,17 @@ export async function typed(): Promise<void> {
   // @ts-expect-error referrerPolicy is a ReferrerPolicy
   new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { referrerPolicy: "sometimes" } });
   new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { referrerPolicy: "no-referrer", mode: "same-origin" } });
+  new WidgetTokenManager({ tokenUrl: "/t", maxRetryDelayMs: 60_000, integrity: "sha384-x", crossOrigin: "anonymous" });
+  // @ts-expect-error maxRetryDelayMs is a number
+  new WidgetTokenManager({ tokenUrl: "/t", maxRetryDelayMs: "5m" });
+
+  // Without WebAssembly: init() rejects with UNSUPPORTED_ENVIRONMENT.
+  const box: HTMLElement | null = showFallback({ fallback: { email: "help@example.com" }, container: "#chat" });
+  void box;
+  showFallback({ fallback: false });
+  // @ts-expect-error showFallback takes the fallback options, not a token URL
+  showFallback({ tokenUrl: "/t" });
+
   // @ts-expect-error state is read-only and typed
   const bad: "nope" = manager.state;
   void bad;

@@ -1,0 +1,219 @@
+// Strict page policies, end to end with the built package (pkg/) in
+// headless Chromium: each page is served by a real HTTP server with its
+// own Content-Security-Policy header, imports the package as a site would,
+// and the test waits for the state a user waits for.
+//
+//   nonce-only CSP            the widget loads without the `nonce` option
+//   Trusted Types required    the widget loads through the policy
+//   policy name not allowed   WIDGET_LOAD saying which CSP line to add
+//   no 'wasm-unsafe-eval'     init() rejects UNSUPPORTED_ENVIRONMENT and
+//                             showFallback() shows the contact box
+//   SRI, right hash           ready
+//   SRI, wrong hash           one contact box, WIDGET_LOAD
+//   SRI, changed widget on a refresh: the working widget is kept
+//
+// Needs `make pkg` first. No test framework: exit code 0 or 1.
+
+import http from "node:http";
+import { createHash } from "node:crypto";
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, resolve, extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const STEP_TIMEOUT = 20_000;
+const NONCE = "r4nd0m-n0nce";
+
+const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+let issued = 0;
+function tokenAnswer() {
+  const now = Date.now();
+  issued += 1;
+  const claims = { sub: "operator-1", iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 3600, n: issued };
+  return { token: `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}.c2ln`, expiresAt: new Date(now + 3_600_000).toISOString() };
+}
+
+// The stand-in widget: records each evaluation with the token it found.
+let widgetVersion = 1;
+const widget = () => `
+const me = [...document.querySelectorAll('script[id^="operator-chat-panel-script"]')].find((s) => s.src === import.meta.url);
+(window.__widget ||= []).push({ token: me ? me.getAttribute("token") : null, version: ${widgetVersion} });
+`;
+const sha384 = (text) => "sha384-" + createHash("sha384").update(text).digest("base64");
+
+// A page: its CSP and the module code it runs (with the nonce).
+function page(csp, body) {
+  return {
+    csp,
+    html: `<!doctype html><meta charset="utf-8"><title>policy</title><body><div id="chat"></div>
+<script type="module" nonce="${NONCE}">
+window.__events = [];
+window.addEventListener("chathub:statechange", (e) => window.__events.push(e.detail));
+${body}
+</script>`,
+  };
+}
+
+const start = (opts) => `
+import init, { WidgetTokenManager } from "/pkg/chathub_loader.js";
+await init();
+window.__manager = new WidgetTokenManager({ tokenUrl: "/token", widgetSrc: location.origin + "/widget.js", container: "#chat", retryDelayMs: 10, ${opts} });
+window.__manager.initialize().catch((e) => (window.__initError = { code: e.code, message: e.message }));
+`;
+
+const WASM = "'wasm-unsafe-eval'";
+const pages = {
+  "/nonce.html": () => page(`script-src 'nonce-${NONCE}' ${WASM}; style-src 'nonce-${NONCE}'`, start("")),
+  "/tt.html": () =>
+    page(`script-src 'nonce-${NONCE}' ${WASM}; require-trusted-types-for 'script'; trusted-types chathub-loader`, start("")),
+  "/tt-forbidden.html": () =>
+    page(`script-src 'nonce-${NONCE}' ${WASM}; require-trusted-types-for 'script'; trusted-types other-policy`, start("")),
+  "/no-wasm.html": () =>
+    page(
+      `script-src 'nonce-${NONCE}'; style-src 'nonce-${NONCE}'`,
+      `import init from "/pkg/chathub_loader.js";
+       const options = { tokenUrl: "/token", container: "#chat", fallback: { title: "Chat is offline", email: "help@example.com" } };
+       init().catch(async (e) => {
+         window.__initError = { code: e.code, message: e.message };
+         if (e.code === "UNSUPPORTED_ENVIRONMENT") (await import("/pkg/fallback.js")).showFallback(options);
+       });`,
+    ),
+  "/sri-good.html": () => page(`script-src 'nonce-${NONCE}' ${WASM}`, start(`integrity: "${sha384(widget())}", crossOrigin: "anonymous"`)),
+  "/sri-bad.html": () => page(`script-src 'nonce-${NONCE}' ${WASM}`, start(`integrity: "${sha384("not the widget")}", crossOrigin: "anonymous"`)),
+};
+
+const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, "http://x");
+  if (url.pathname === "/token") {
+    res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+    return res.end(JSON.stringify(tokenAnswer()));
+  }
+  if (url.pathname === "/widget.js") {
+    res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store", "Access-Control-Allow-Origin": "*" });
+    return res.end(widget());
+  }
+  if (url.pathname.startsWith("/pkg/")) {
+    const file = resolve(root, "pkg", url.pathname.slice(5));
+    if (!file.startsWith(resolve(root, "pkg")) || !existsSync(file)) return res.writeHead(404).end();
+    res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" });
+    return res.end(readFileSync(file));
+  }
+  const p = pages[url.pathname];
+  if (!p) return res.writeHead(404).end();
+  const { csp, html } = p();
+  res.writeHead(200, { "Content-Type": "text/html", "Content-Security-Policy": csp });
+  res.end(html);
+});
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+let failed = false;
+let browser;
+const results = [];
+try {
+  assert(existsSync(resolve(root, "pkg/chathub_loader.js")), "missing pkg/ (run make pkg)");
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+
+  async function step(name, path, check) {
+    const ctx = await browser.newContext();
+    const pg = await ctx.newPage();
+    const violations = [];
+    pg.on("console", (m) => /Content Security Policy|TrustedScriptURL|Trusted Type/i.test(m.text()) && violations.push(m.text()));
+    try {
+      await pg.goto(base + path);
+      await check(pg, violations);
+      results.push(`ok   ${name}`);
+      console.log(`ok   ${name}`);
+    } catch (e) {
+      failed = true;
+      console.log(`FAIL ${name}: ${e.message}`);
+    } finally {
+      await ctx.close();
+    }
+  }
+  const state = (pg, s) => pg.waitForFunction((s) => window.__manager?.state === s, s, { timeout: STEP_TIMEOUT });
+  const lastError = (pg) => pg.evaluate(() => window.__events.filter((d) => d.error).at(-1)?.error ?? null);
+
+  await step("nonce-only CSP: the widget loads without the nonce option", "/nonce.html", async (pg, violations) => {
+    await state(pg, "ready");
+    const widgets = await pg.evaluate(() => window.__widget ?? []);
+    assert(widgets.length === 1 && widgets[0].token?.split(".").length === 3, `widget evaluations: ${JSON.stringify(widgets)}`);
+    const nonces = await pg.evaluate(() => [...document.querySelectorAll("script[id^=operator-chat-panel-script], style")].map((e) => e.nonce));
+    assert(nonces.length >= 1 && nonces.every((n) => n === "r4nd0m-n0nce"), `nonces on the widget tag and style: ${nonces}`);
+    assert(violations.length === 0, `CSP violations: ${violations.join(" | ")}`);
+  });
+
+  await step("Trusted Types required: the widget loads through the chathub-loader policy", "/tt.html", async (pg, violations) => {
+    await state(pg, "ready");
+    assert((await pg.evaluate(() => (window.__widget ?? []).length)) === 1, "the widget did not evaluate");
+    // A refresh goes through the same policy (created once).
+    await pg.evaluate(() => window.__manager.refreshToken());
+    await pg.waitForFunction(() => (window.__widget ?? []).length === 2, null, { timeout: STEP_TIMEOUT });
+    assert(violations.length === 0, `violations: ${violations.join(" | ")}`);
+  });
+
+  await step("Trusted Types with another policy name: WIDGET_LOAD says what to add", "/tt-forbidden.html", async (pg) => {
+    await state(pg, "fallback");
+    const err = await lastError(pg);
+    assert(err?.code === "WIDGET_LOAD", `error: ${JSON.stringify(err)}`);
+    assert(/trusted-types chathub-loader/.test(err.message), `message says the fix: ${err.message}`);
+    assert((await pg.locator(".chathub-loader-fallback").count()) === 1, "one contact box");
+  });
+
+  await step("no 'wasm-unsafe-eval': init() rejects UNSUPPORTED_ENVIRONMENT, showFallback() shows the box", "/no-wasm.html", async (pg) => {
+    await pg.locator(".chathub-loader-fallback").waitFor({ timeout: STEP_TIMEOUT });
+    const err = await pg.evaluate(() => window.__initError);
+    assert(err?.code === "UNSUPPORTED_ENVIRONMENT", `init error: ${JSON.stringify(err)}`);
+    const box = pg.locator(".chathub-loader-fallback");
+    assert((await box.locator("h2").textContent()) === "Chat is offline", "the page's title");
+    assert((await box.locator('a[href="mailto:help@example.com"]').count()) === 1, "the e-mail link");
+    const styled = await pg.evaluate(() => getComputedStyle(document.querySelector(".chathub-loader-fallback")).borderStyle);
+    assert(styled === "solid", `the loader's style applies under the CSP (nonce): border ${styled}`);
+  });
+
+  await step("SRI with the right hash: ready", "/sri-good.html", async (pg) => {
+    await state(pg, "ready");
+    const tag = await pg.evaluate(() => {
+      const s = document.querySelector("script[id=operator-chat-panel-script]");
+      return { integrity: s.integrity, crossOrigin: s.crossOrigin };
+    });
+    assert(tag.integrity.startsWith("sha384-") && tag.crossOrigin === "anonymous", `tag: ${JSON.stringify(tag)}`);
+  });
+
+  await step("SRI with a changed widget on a refresh: the working widget is kept", "/sri-good.html", async (pg) => {
+    await state(pg, "ready");
+    widgetVersion += 1;
+    try {
+      const code = await pg.evaluate(() => window.__manager.refreshToken().then(() => "ok", (e) => e.code));
+      assert(code === "WIDGET_LOAD", `refresh: ${code}`);
+    } finally {
+      widgetVersion -= 1;
+    }
+    assert((await pg.evaluate(() => window.__manager.state)) === "ready", "still ready");
+    const tags = await pg.evaluate(() => document.querySelectorAll("script[id=operator-chat-panel-script]").length);
+    assert(tags === 1, `one widget tag, got ${tags}`);
+    assert((await pg.locator(".chathub-loader-fallback").count()) === 0, "no contact box");
+  });
+
+  await step("SRI with a wrong hash: one contact box, WIDGET_LOAD", "/sri-bad.html", async (pg) => {
+    await state(pg, "fallback");
+    const err = await lastError(pg);
+    assert(err?.code === "WIDGET_LOAD", `error: ${JSON.stringify(err)}`);
+    assert((await pg.locator(".chathub-loader-fallback").count()) === 1, "one contact box");
+    assert((await pg.evaluate(() => (window.__widget ?? []).length)) === 0, "the widget never ran");
+  });
+} catch (e) {
+  failed = true;
+  console.log(`FAIL ${e.message}`);
+} finally {
+  await browser?.close();
+  server.close();
+}
+console.log(failed ? "policies: FAILED" : `policies: ${results.length} steps passed`);
+process.exit(failed ? 1 : 0);
