@@ -10,6 +10,8 @@ mod lifetime;
 mod listening;
 mod manager;
 mod options;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests;
 mod registry;
 mod schedule;
 mod signals;
