@@ -6,14 +6,19 @@ import glueInit, { initSync as glueInitSync } from "chathub-glue";
 
 export * from "chathub-glue";
 
-/** WebAssembly is off, or the page's CSP forbids compiling it. */
-function blocked(e) {
-  return (
-    typeof WebAssembly != "object" ||
-    e instanceof WebAssembly.CompileError ||
-    e instanceof EvalError ||
-    /Content.Security.Policy|CSP|unsafe-eval/i.test(String(e?.message))
-  );
+/**
+ * WebAssembly cannot run here: it is missing, or compiling the smallest
+ * module fails (a CSP without 'wasm-unsafe-eval', WebAssembly turned off).
+ * A .wasm that is missing or not WebAssembly (a 404, an HTML page served
+ * for its path) is not this: its error goes through as it is.
+ */
+function blocked() {
+  try {
+    new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0));
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 function unsupported(cause) {
@@ -31,7 +36,7 @@ export default async function init(input) {
   try {
     return await glueInit(input);
   } catch (e) {
-    throw blocked(e) ? unsupported(e) : e;
+    throw blocked() ? unsupported(e) : e;
   }
 }
 
@@ -41,6 +46,6 @@ export function initSync(module) {
   try {
     return glueInitSync(module);
   } catch (e) {
-    throw blocked(e) ? unsupported(e) : e;
+    throw blocked() ? unsupported(e) : e;
   }
 }

@@ -17,13 +17,15 @@ const NOT_EMAIL = /[\s\p{Cc}<>"'?&/\\@,;:()[\]]/u;
 const isEmail = (s) => {
   const at = s.indexOf("@");
   const [local, domain] = [s.slice(0, at), s.slice(at + 1)];
-  return s.length <= 254 && at > 0 && !NOT_EMAIL.test(local) && !NOT_EMAIL.test(domain) && /^[^.].*\.[^]*[^.]$/.test(domain);
+  return new TextEncoder().encode(s).length <= 254 && at > 0 && !NOT_EMAIL.test(local) && !NOT_EMAIL.test(domain) && /^[^.].*\.[^]*[^.]$/.test(domain);
 };
 const PHONE = /^\+?[\d ().-]+$/;
 
+const KEYS = ["title", "message", "email", "phone", "url", "buttonText"];
+
 function text(fb, key, fallback) {
   const v = fb[key];
-  if (v == null) return fallback;
+  if (v === undefined) return fallback;
   if (typeof v != "string") throw invalid("fallback." + key, "must be a string");
   return v;
 }
@@ -37,24 +39,35 @@ function text(fb, key, fallback) {
 export function showFallback(options = {}) {
   const fb = options.fallback ?? {};
   if (fb === false) return null;
-  if (typeof fb != "object") throw invalid("fallback", "must be an object or false");
+  if (typeof fb != "object" || Array.isArray(fb)) throw invalid("fallback", "must be an object or false");
+  for (const key of Object.keys(fb)) if (!KEYS.includes(key)) throw invalid("fallback." + key, "is not a known option");
   const doc = document;
   const c = options.container;
-  const parent = c == null ? doc.body : typeof c == "string" ? doc.querySelector(c) : c;
+  let parent = null;
+  try {
+    parent = c == null ? doc.body : typeof c == "string" ? doc.querySelector(c) : c;
+  } catch {
+    throw invalid("container", `is not a valid CSS selector: "${c}"`);
+  }
   if (!(parent instanceof Element)) throw invalid("container", "matches no element; render it first");
-  const email = fb.email == null ? null : text(fb, "email");
+  const email = text(fb, "email", null);
   if (email != null && !isEmail(email)) throw invalid("fallback.email", "is not an e-mail address");
-  const phone = fb.phone == null ? null : text(fb, "phone");
+  const phone = text(fb, "phone", null);
   const digits = phone?.replace(/\D/g, "") ?? "";
   if (phone != null && !(PHONE.test(phone) && phone.length <= 40 && digits.length >= 3)) throw invalid("fallback.phone", "is not a phone number");
   let url = null;
-  if (fb.url != null) {
-    try {
-      url = new URL(text(fb, "url"), doc.baseURI);
-    } catch {
-      // not a URL: refused below
+  const rawUrl = text(fb, "url", null)?.trim();
+  if (rawUrl != null) {
+    // The loader's rules (src/validate.rs): a full https:// URL, no
+    // spaces, control characters or backslashes, no user or password.
+    if (/^https:\/\/[^\s\\\x00-\x1f\x7f]+$/i.test(rawUrl)) {
+      try {
+        url = new URL(rawUrl);
+      } catch {
+        // not a URL: refused below
+      }
     }
-    if (url?.protocol != "https:" || url.username || url.password) throw invalid("fallback.url", "must be an https: URL");
+    if (url?.protocol != "https:" || url.username || url.password) throw invalid("fallback.url", "must be a full https:// URL");
   }
   ensureStyle(doc, options.nonce);
   const box = fallbackBox(

@@ -81,7 +81,10 @@ impl WidgetTokenManager {
         };
         match inner.state.get() {
             State::Ready | State::Refreshing => Promise::resolve(&JsValue::UNDEFINED),
-            _ => inner.start(true),
+            // Quick attempts only for the first round: a component that
+            // initializes on every mount during an outage costs one
+            // request per mount, not `1 + maxRetries`.
+            state => inner.start(state == State::Idle || state == State::Loading),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct Inner {
     pub(crate) state: Cell<State>,
     pub(crate) token: RefCell<Option<Token>>,
     pub(crate) in_flight: RefCell<Option<Promise>>,
+    /// The round in flight may make quick attempts (someone waits for it).
+    quick: Cell<bool>,
     mounted: RefCell<Option<Mounted>>,
     ui: RefCell<Ui>,
     pub(crate) timers: Timers,
@@ -73,6 +75,7 @@ impl Inner {
             state: Cell::new(State::Idle),
             token: RefCell::new(None),
             in_flight: RefCell::new(None),
+            quick: Cell::new(false),
             mounted: RefCell::new(None),
             ui: RefCell::new(Ui::default()),
             timers: Timers::default(),
@@ -127,19 +130,24 @@ impl Inner {
     }
 
     /// The shared token operation: joins the one in flight or starts one.
-    /// `quick`: someone waits for it (`initialize()`, `refreshToken()`), so
-    /// it makes up to `1 + maxRetries` quick attempts; otherwise one.
+    /// `quick`: someone waits for it (the first `initialize()`,
+    /// `refreshToken()`), so it makes up to `1 + maxRetries` quick
+    /// attempts, also when it joins a round that started as one attempt.
     pub(crate) fn start(self: &Rc<Self>, quick: bool) -> Promise {
         if self.destroyed() {
             return Promise::reject(&LoaderError::destroyed().to_js());
+        }
+        if quick {
+            self.quick.set(true);
         }
         if let Some(p) = self.in_flight.borrow().clone() {
             return p;
         }
         let inner = self.clone();
         let promise = future_to_promise(async move {
-            let res = lifetime::guard(inner.life.clone(), inner.clone().run(quick)).await;
+            let res = lifetime::guard(inner.life.clone(), inner.clone().run()).await;
             inner.in_flight.borrow_mut().take();
+            inner.quick.set(false);
             res.map(|()| JsValue::UNDEFINED).map_err(|e| e.to_js())
         });
         *self.in_flight.borrow_mut() = Some(promise.clone());
@@ -156,7 +164,7 @@ impl Inner {
         });
     }
 
-    async fn run(self: Rc<Self>, quick: bool) -> Result<(), LoaderError> {
+    async fn run(self: Rc<Self>) -> Result<(), LoaderError> {
         let doc = document()?;
         let working = self.widget_works();
         // From the fallback, rounds are quiet: the contact box stays, no
@@ -181,7 +189,7 @@ impl Inner {
             }
         }
         self.install_watchers(&doc);
-        let outcome = match Box::pin(self.fetch_round(quick)).await {
+        let outcome = match Box::pin(self.fetch_round()).await {
             Ok(token) => Box::pin(self.apply(&doc, token)).await,
             Err(e) => Err(e),
         };
@@ -203,17 +211,29 @@ impl Inner {
         }
     }
 
-    /// One attempt, or (`quick`) up to `1 + maxRetries` with backoff. 4xx
-    /// and bad answers are not retried, nor anything while the page is
+    /// One attempt, or (a quick round) up to `1 + maxRetries` with backoff.
+    /// 4xx and bad answers are not retried, nor anything while the page is
     /// hidden or when the endpoint asks for a longer wait (`Retry-After`):
     /// the background retry takes over then.
-    async fn fetch_round(&self, quick: bool) -> Result<Token, LoaderError> {
-        let retries = if quick { self.opts.max_retries } else { 0 };
+    async fn fetch_round(&self) -> Result<Token, LoaderError> {
         let mut attempt = 0;
+        let mut last: Option<LoaderError> = None;
         loop {
+            if let Some(err) = last.take() {
+                if timing::page_hidden() {
+                    return Err(err);
+                }
+            }
             // Dropping this future (destroy) aborts the request in flight.
             let err = match token::fetch_token(&self.opts).await {
-                Err(e) if e.is_retryable() && attempt < retries && !timing::page_hidden() => e,
+                Err(e)
+                    if e.is_retryable()
+                        && self.quick.get()
+                        && attempt < self.opts.max_retries
+                        && !timing::page_hidden() =>
+                {
+                    e
+                }
                 other => return other,
             };
             let backoff = schedule::backoff_ms(
@@ -228,6 +248,7 @@ impl Inner {
             };
             attempt += 1;
             TimeoutFuture::new(schedule::clamp_timer_ms(delay) as u32).await;
+            last = Some(err);
         }
     }
 
@@ -333,8 +354,15 @@ impl Inner {
             }
         }
         self.set_state(State::Fallback, Some(&reported));
-        if e.is_retryable() && !self.destroyed() {
+        if self.destroyed() {
+            return;
+        }
+        if e.is_retryable() {
             self.schedule_retry(failures, e);
+        } else {
+            // Not retried by itself (401, a bad answer): no older retry
+            // fires later either; the page coming back tries once.
+            self.timers.clear_retry();
         }
     }
 

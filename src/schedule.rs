@@ -97,6 +97,15 @@ pub fn backoff_ms(attempt: u32, base_ms: f64, max_ms: f64, unit: f64) -> f64 {
 /// Background retries (nobody waits for them) start at this many times
 /// `retryDelayMs`: 5 s with the default 500 ms.
 pub const BACKGROUND_BASE_FACTOR: f64 = 10.0;
+/// ... and at least this share of `maxRetryDelayMs` (5 s with the default
+/// 5 min), so a small `retryDelayMs` (for quick first attempts) does not
+/// make background retries faster: the budget holds for any `retryDelayMs`.
+pub const BACKGROUND_BASE_SHARE: f64 = 1.0 / 60.0;
+
+/// The first background step for these options.
+pub fn background_base_ms(retry_delay_ms: f64, max_retry_delay_ms: f64) -> f64 {
+    (retry_delay_ms * BACKGROUND_BASE_FACTOR).max(max_retry_delay_ms * BACKGROUND_BASE_SHARE)
+}
 /// The share of a background step that is always waited. Pure full jitter
 /// (`[0, step]`) has no worst case: a page could retry again at once, and
 /// the budget below could only hold on average. With this floor it holds
@@ -311,13 +320,13 @@ mod tests {
         let mut count = 0;
         for attempt in 0..=max_retries {
             if attempt > 0 {
-                t += backoff_ms(attempt - 1, delay_ms, 30_000.0, unit);
+                t += backoff_ms(attempt - 1, delay_ms, 10_000.0, unit);
             }
             if t < window_ms {
                 count += 1;
             }
         }
-        let base = delay_ms * BACKGROUND_BASE_FACTOR;
+        let base = background_base_ms(delay_ms, 300_000.0);
         for n in 1.. {
             t += retry_delay_ms(n, base, 300_000.0, unit);
             if t >= window_ms {
@@ -337,6 +346,12 @@ mod tests {
         // The worst draw, the figures the README quotes.
         assert_eq!(outage_requests(60_000.0, 0.0, 3, 500.0), 9);
         assert_eq!(outage_requests(600_000.0, 0.0, 3, 500.0), 14);
+        // Quick first attempts (a small retryDelayMs) do not speed up the
+        // background retries.
+        for delay in [0.0, 10.0, 100.0] {
+            assert!(outage_requests(60_000.0, 0.0, 3, delay) <= 10, "{delay}");
+            assert!(outage_requests(600_000.0, 0.0, 3, delay) <= 25, "{delay}");
+        }
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct Timers {
     retry: RefCell<Option<Timeout>>,
     /// When the pending retry is due (local ms); NaN when none is.
     retry_at: Cell<f64>,
+    /// When the failure that armed it happened.
+    failed_at: Cell<f64>,
     /// The pending retry follows a network failure: `online` makes it due.
     retry_on_online: Cell<bool>,
 }
@@ -36,6 +38,7 @@ impl Default for Timers {
             refresh: RefCell::new(None),
             retry: RefCell::new(None),
             retry_at: Cell::new(f64::NAN),
+            failed_at: Cell::new(f64::NAN),
             retry_on_online: Cell::new(false),
         }
     }
@@ -85,22 +88,22 @@ impl Inner {
     /// the token's expiry while the widget works.
     pub(crate) fn schedule_retry(&self, failures: u32, e: &LoaderError) {
         let now = js_sys::Date::now();
-        let mut limit = self.opts.max_retry_delay_ms;
+        let cap = self.opts.max_retry_delay_ms;
+        let mut limit = cap;
         if self.widget_works() {
             if let Some(t) = self.token.borrow().as_ref() {
                 limit = limit.min(t.expires_at_ms - now);
             }
         }
-        let base = (self.opts.retry_delay_ms * schedule::BACKGROUND_BASE_FACTOR).max(250.0);
-        let backoff = schedule::retry_delay_ms(
-            failures,
-            base,
-            self.opts.max_retry_delay_ms,
-            js_sys::Math::random(),
-        );
-        let delay = schedule::retry_wait_ms(backoff, e.retry_after_ms, limit);
-        self.arm(&self.timers.retry, delay);
-        self.timers.retry_at.set(now + delay);
+        let base = schedule::background_base_ms(self.opts.retry_delay_ms, cap);
+        let backoff = schedule::retry_delay_ms(failures, base, cap, js_sys::Math::random());
+        // Whole milliseconds, as the timer counts them: the timer's firing
+        // must find the retry due.
+        let delay =
+            schedule::clamp_timer_ms(schedule::retry_wait_ms(backoff, e.retry_after_ms, limit));
+        self.arm(&self.timers.retry, f64::from(delay));
+        self.timers.retry_at.set(now + f64::from(delay));
+        self.timers.failed_at.set(now);
         self.timers.retry_on_online.set(matches!(
             e.code,
             ErrorCode::TokenNetwork | ErrorCode::TokenTimeout
@@ -128,23 +131,34 @@ impl Inner {
     /// due and the page is visible; a refresh that is due runs even in a
     /// hidden tab (a background chat keeps its token); from the fallback
     /// after an error that is not retried by itself (401), the page
-    /// coming back tries once.
+    /// coming back (visible) tries once.
     pub(crate) fn check(self: &Rc<Self>, online: bool) {
         if self.destroyed() || self.in_flight.borrow().is_some() {
             return;
         }
         let t = &self.timers;
+        let now = js_sys::Date::now();
         if t.retry_pending() {
-            let due =
-                js_sys::Date::now() >= t.retry_at.get() || (online && t.retry_on_online.get());
-            if due && !page_hidden() {
+            // The network is back after a network failure: due now, once a
+            // third of the wait has passed (the jitter floor), so a
+            // flapping connection still costs backed-off requests. Kept
+            // due while the page is hidden.
+            let floor = t.failed_at.get() + (t.retry_at.get() - t.failed_at.get()) / 3.0;
+            if online && t.retry_on_online.get() && now >= floor {
+                t.retry_at.set(t.retry_at.get().min(now));
+            }
+            if now < t.retry_at.get() {
+                // Woken early (interval, page signal, a timer that fired
+                // before the clock moved on): wait for the rest.
+                self.arm(&t.retry, t.retry_at.get() - now);
+            } else if !page_hidden() {
                 t.clear_retry();
                 self.trigger();
             }
             return;
         }
         match self.state.get() {
-            State::Fallback => self.trigger(),
+            State::Fallback if !page_hidden() => self.trigger(),
             State::Ready if self.refresh_due_in().is_some_and(|d| d <= 0.0) => self.trigger(),
             State::Ready => self.schedule_refresh(),
             _ => {}

@@ -145,12 +145,23 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
         });
     }
     if !resp.ok() {
-        // 429 and 503 may say when to come back; other statuses are not
-        // asked to wait (a Retry-After on them is a server's leftover).
-        let retry_after_ms = matches!(status, 429 | 503)
-            .then(|| resp.headers().get("retry-after").ok().flatten())
+        // 429 and 5xx may say when to come back (503 by the book; this
+        // project's token server also on 502/504 while its upstream is
+        // down). An HTTP date is measured against the answer's own `Date`
+        // where the page can read it: the visitor's clock may be off.
+        let header = |name: &str| resp.headers().get(name).ok().flatten();
+        let retry_after_ms = (status == 429 || status >= 500)
+            .then(|| header("retry-after"))
             .flatten()
-            .and_then(|v| schedule::retry_after_ms(&v, js_sys::Date::now(), js_sys::Date::parse));
+            .and_then(|v| {
+                let server_now = header("date").map_or(f64::NAN, |d| js_sys::Date::parse(&d));
+                let now = if server_now.is_finite() {
+                    server_now
+                } else {
+                    js_sys::Date::now()
+                };
+                schedule::retry_after_ms(&v, now, js_sys::Date::parse)
+            });
         return Err(LoaderError {
             status: Some(status),
             retry_after_ms,

@@ -324,7 +324,9 @@ impl Options {
             request_timeout_ms: r.number("requestTimeoutMs", 1.0)?.unwrap_or(10_000.0),
             max_retries: max_retries as u32,
             retry_delay_ms: r.number("retryDelayMs", 0.0)?.unwrap_or(500.0),
-            max_retry_delay_ms: r.number("maxRetryDelayMs", 1.0)?.unwrap_or(300_000.0),
+            // At least 10 s: background retries are at least a third of it
+            // apart once backed off.
+            max_retry_delay_ms: r.number("maxRetryDelayMs", 10_000.0)?.unwrap_or(300_000.0),
             fetch_init,
             fallback: parts::fallback(r.get("fallback"), base)?,
             nonce: r.string("nonce")?,

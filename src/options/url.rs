@@ -6,6 +6,9 @@ use crate::validate;
 
 /// Parses `raw` against `base` and insists on `http:`/`https:`.
 pub(super) fn web_url(key: &str, raw: &str, base: &str) -> Result<web_sys::Url, LoaderError> {
+    // Whitespace around a URL (a newline from an environment variable) is
+    // dropped, as the URL parser would; inside it, it is refused.
+    let raw = raw.trim_ascii();
     if let Some(why) = validate::url_trick(raw) {
         return Err(LoaderError::invalid(
             key,

@@ -175,6 +175,31 @@ try {
     assert((await box.locator('a[href="mailto:help@example.com"]').count()) === 1, "the e-mail link");
     const styled = await pg.evaluate(() => getComputedStyle(document.querySelector(".chathub-loader-fallback")).borderStyle);
     assert(styled === "solid", `the loader's style applies under the CSP (nonce): border ${styled}`);
+    // It checks what it shows as the loader does: hostile values are typed errors, text stays text.
+    const refused = await pg.evaluate(async () => {
+      const { showFallback } = await import("/pkg/fallback.js");
+      const codes = [];
+      for (const fallback of [
+        { url: "//evil.example/x" },
+        { url: "javascript:alert(1)" },
+        { url: "https:evil.example" },
+        { email: "a@example.com?bcc=b@evil.example" },
+        { phone: "javascript:1" },
+        { title: null },
+        { titel: "typo" },
+      ]) {
+        try {
+          showFallback({ fallback });
+          codes.push("shown");
+        } catch (e) {
+          codes.push(e.code);
+        }
+      }
+      const box = showFallback({ fallback: { title: '<img src=x onerror="window.__pwned=1">' }, container: "#chat" });
+      return { codes, title: box.querySelector("h2").textContent, imgs: box.querySelectorAll("img").length, pwned: window.__pwned };
+    });
+    assert(refused.codes.every((c) => c === "INVALID_OPTIONS"), `hostile fallback values: ${refused.codes}`);
+    assert(refused.imgs === 0 && refused.pwned === undefined && refused.title.startsWith("<img"), `markup stays text: ${JSON.stringify(refused)}`);
   });
 
   await step("SRI with the right hash: ready", "/sri-good.html", async (pg) => {
