@@ -264,3 +264,185 @@ pub fn page_url() -> String {
 pub fn scenario_widget_src(id: &str) -> String {
     format!("{}/s/{id}/widget.js", server())
 }
+
+// Page-life and fault-injection probes for browser_faults.rs and
+// browser_hostile.rs (inline, so tests/js/helpers.js stays as it is).
+#[wasm_bindgen(inline_js = r#"
+export function recordRejections() {
+  const list = [];
+  const f = (e) => {
+    const r = e.reason;
+    list.push(r && typeof r === "object" ? String(r.code || "") + " " + String(r.message) : String(r));
+  };
+  window.addEventListener("unhandledrejection", f);
+  return { list, stop: () => window.removeEventListener("unhandledrejection", f) };
+}
+export function watchAdded(selector) {
+  const state = { count: 0 };
+  const seen = (n) => {
+    if (!(n instanceof Element)) return;
+    if (n.matches(selector)) state.count += 1;
+    state.count += n.querySelectorAll(selector).length;
+  };
+  const obs = new MutationObserver((records) => { for (const r of records) for (const n of r.addedNodes) seen(n); });
+  obs.observe(document, { childList: true, subtree: true });
+  state.stop = () => { for (const r of obs.takeRecords()) for (const n of r.addedNodes) seen(n); obs.disconnect(); return state.count; };
+  return state;
+}
+export function setHidden(hidden) {
+  if (hidden) {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+  } else {
+    delete document.hidden;
+    delete document.visibilityState;
+  }
+}
+const realNow = Date.now;
+export function shiftClock(ms) {
+  Date.now = ms === 0 ? realNow : () => realNow.call(Date) + ms;
+}
+export function recordConsole() {
+  const names = ["log", "info", "warn", "error", "debug", "trace"];
+  const saved = names.map((n) => console[n]);
+  const messages = [];
+  names.forEach((n, i) => {
+    console[n] = (...args) => {
+      for (const a of args) {
+        try { messages.push(typeof a === "string" ? a : a instanceof Error ? a.message + " " + a.stack : JSON.stringify(a)); }
+        catch { messages.push(String(a)); }
+      }
+      return saved[i].apply(console, args);
+    };
+  });
+  return { messages, stop: () => names.forEach((n, i) => (console[n] = saved[i])) };
+}
+export function pageTraces() {
+  const out = [];
+  for (const s of [localStorage, sessionStorage])
+    for (let i = 0; i < s.length; i++) out.push(s.key(i), s.getItem(s.key(i)));
+  out.push(document.cookie, location.href, document.referrer, document.title);
+  for (const e of performance.getEntries()) out.push(e.name);
+  return out.join("\n");
+}
+export function historyLength() { return history.length; }
+export function outerHtml() { return document.documentElement.outerHTML; }
+export function pwned() { return window.__pwned; }
+export function prototypeKeys() { return Object.getOwnPropertyNames(Object.prototype).join(","); }
+export function polluted() { return ({}).polluted; }
+export function stop(handle) { return handle.stop(); }
+export function resetResourceTimings() {
+  performance.clearResourceTimings();
+  performance.setResourceTimingBufferSize(10000);
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = recordRejections)]
+    pub fn record_rejections() -> JsValue;
+    #[wasm_bindgen(js_name = watchAdded)]
+    pub fn watch_added(selector: &str) -> JsValue;
+    #[wasm_bindgen(js_name = setHidden)]
+    pub fn set_hidden(hidden: bool);
+    /// Makes `Date.now()` run `ms` ahead (negative: behind); 0 restores it.
+    #[wasm_bindgen(js_name = shiftClock)]
+    pub fn shift_clock(ms: f64);
+    #[wasm_bindgen(js_name = recordConsole)]
+    pub fn record_console() -> JsValue;
+    /// Storage, cookies, the URL and every performance entry's name.
+    #[wasm_bindgen(js_name = pageTraces)]
+    pub fn page_traces() -> String;
+    #[wasm_bindgen(js_name = historyLength)]
+    pub fn history_length() -> u32;
+    #[wasm_bindgen(js_name = outerHtml)]
+    pub fn outer_html() -> String;
+    pub fn pwned() -> JsValue;
+    #[wasm_bindgen(js_name = prototypeKeys)]
+    pub fn prototype_keys() -> String;
+    pub fn polluted() -> JsValue;
+    /// Calls `handle.stop()` (a recorder or watcher) and returns its result.
+    #[wasm_bindgen(js_name = stop)]
+    pub fn stop_handle(handle: &JsValue) -> JsValue;
+    /// Empties the resource timing buffer (and makes room for many entries).
+    #[wasm_bindgen(js_name = resetResourceTimings)]
+    pub fn reset_resource_timings();
+}
+
+/// What a recorder (`record_rejections`, `record_console`, `start_state_log`)
+/// collected so far under `key`.
+pub fn recorded(handle: &JsValue, key: &str) -> Vec<JsValue> {
+    js_sys::Array::from(&get(handle, key)).iter().collect()
+}
+
+/// The stats' `times` of scenario `id` (server `Date.now()` per request).
+pub async fn request_times(id: &str) -> Vec<f64> {
+    js_sys::Array::from(&get(&stats(id).await, "times"))
+        .iter()
+        .filter_map(|t| t.as_f64())
+        .collect()
+}
+
+/// A container of its own for scenario `id`; returns its element id.
+pub fn container_for(id: &str) -> String {
+    let box_id = format!("{id}-box");
+    make_container(&box_id);
+    box_id
+}
+
+/// Removes what `container_for` added.
+pub fn remove_container(box_id: &str) {
+    if let Some(el) = find(&format!("#{box_id}")) {
+        el.remove();
+    }
+}
+
+/// The first element matching `selector`.
+pub fn find(selector: &str) -> Option<web_sys::Element> {
+    web_sys::window()?
+        .document()?
+        .query_selector(selector)
+        .ok()
+        .flatten()
+}
+
+/// Contact boxes inside the container `box_id`.
+pub fn boxes_in(box_id: &str) -> u32 {
+    count(&format!("#{box_id} .chathub-loader-fallback"))
+}
+
+/// Loading statuses inside the container `box_id`.
+pub fn statuses_in(box_id: &str) -> u32 {
+    count(&format!("#{box_id} .chathub-loader-status"))
+}
+
+/// The button of the contact box in `box_id` (the box's last child).
+pub fn box_button(box_id: &str) -> web_sys::HtmlButtonElement {
+    find(&format!("#{box_id} .chathub-loader-fallback"))
+        .and_then(|b| b.last_element_child())
+        .expect("the contact box has a button")
+        .unchecked_into()
+}
+
+/// Stops a `record_rejections` recorder; panics if a promise rejection
+/// went unhandled meanwhile.
+pub fn assert_no_rejections(rec: &JsValue, what: &str) {
+    let list: Vec<String> = recorded(rec, "list")
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
+    stop_handle(rec);
+    assert!(list.is_empty(), "{what}: unhandled rejections {list:?}");
+}
+
+/// `(state, error code)` of the entries of a `start_state_log` for `org`.
+pub fn states_of(log: &JsValue, org: &str) -> Vec<(String, Option<String>)> {
+    recorded(log, "log")
+        .iter()
+        .filter(|e| get(e, "org").as_string().as_deref() == Some(org))
+        .map(|e| {
+            (
+                get(e, "state").as_string().unwrap_or_default(),
+                get(&get(e, "error"), "code").as_string(),
+            )
+        })
+        .collect()
+}
