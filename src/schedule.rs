@@ -95,12 +95,12 @@ pub fn backoff_ms(attempt: u32, base_ms: f64, max_ms: f64, unit: f64) -> f64 {
 }
 
 /// Background retries (nobody waits for them) start at this many times
-/// `retryDelayMs`: 5 s with the default 500 ms.
-pub const BACKGROUND_BASE_FACTOR: f64 = 10.0;
-/// ... and at least this share of `maxRetryDelayMs` (5 s with the default
+/// `retryDelayMs`: 10 s with the default 500 ms.
+pub const BACKGROUND_BASE_FACTOR: f64 = 20.0;
+/// ... and at least this share of `maxRetryDelayMs` (10 s with the default
 /// 5 min), so a small `retryDelayMs` (for quick first attempts) does not
 /// make background retries faster: the budget holds for any `retryDelayMs`.
-pub const BACKGROUND_BASE_SHARE: f64 = 1.0 / 60.0;
+pub const BACKGROUND_BASE_SHARE: f64 = 1.0 / 30.0;
 
 /// The first background step for these options.
 pub fn background_base_ms(retry_delay_ms: f64, max_retry_delay_ms: f64) -> f64 {
@@ -116,9 +116,9 @@ pub const JITTER_FLOOR: f64 = 1.0 / 3.0;
 /// failed): the step doubles from `base_ms` up to `cap_ms`, and the wait is
 /// drawn uniformly from its upper two thirds (`unit` in `[0, 1)`), so a
 /// fleet of pages that failed together spreads out. With the defaults
-/// (5 s base, 5 min cap, 4 quick attempts first) an outage that starts
-/// before `initialize()` costs at most 9 requests in its first minute and
-/// 14 in ten (see the `budget` test).
+/// (10 s base, 5 min cap, 4 quick attempts first) an outage that starts
+/// before `initialize()` costs at most 8 requests in its first minute and
+/// 13 in ten (see the `budget` test).
 pub fn retry_delay_ms(n: u32, base_ms: f64, cap_ms: f64, unit: f64) -> f64 {
     let step = (base_ms * 2f64.powi(n.saturating_sub(1).min(30) as i32)).min(cap_ms);
     step * (JITTER_FLOOR + (1.0 - JITTER_FLOOR) * unit.clamp(0.0, 1.0))
@@ -344,8 +344,8 @@ mod tests {
             assert!(outage_requests(600_000.0, unit, 3, 500.0) <= 25, "{unit}");
         }
         // The worst draw, the figures the README quotes.
-        assert_eq!(outage_requests(60_000.0, 0.0, 3, 500.0), 9);
-        assert_eq!(outage_requests(600_000.0, 0.0, 3, 500.0), 14);
+        assert_eq!(outage_requests(60_000.0, 0.0, 3, 500.0), 8);
+        assert_eq!(outage_requests(600_000.0, 0.0, 3, 500.0), 13);
         // Quick first attempts (a small retryDelayMs) do not speed up the
         // background retries.
         for delay in [0.0, 10.0, 100.0] {

@@ -239,7 +239,9 @@ fn parse_response(text: &str, url: &str) -> Result<TokenResponse, LoaderError> {
     if !json.is_object() {
         return Err(malformed(url, "answered JSON that is not an object"));
     }
-    let field = |k: &str| Reflect::get(&json, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    // Own keys only (a polluted `Object.prototype.token` is not an answer).
+    let json: js_sys::Object = json.unchecked_into();
+    let field = |k: &str| crate::options::own(&json, k).unwrap_or(JsValue::UNDEFINED);
     let token = field("token")
         .as_string()
         .filter(|t| !t.trim().is_empty())
@@ -276,11 +278,13 @@ fn validate(
             ),
         ));
     }
-    let claims = jwt::payload_json(&resp.token).and_then(|p| JSON::parse(&p).ok());
+    let claims = jwt::payload_json(&resp.token)
+        .and_then(|p| JSON::parse(&p).ok())
+        .filter(JsValue::is_object);
     let claim = |name: &str| {
         claims
             .as_ref()
-            .and_then(|c| Reflect::get(c, &name.into()).ok())
+            .and_then(|c| crate::options::own(c.unchecked_ref(), name))
             .and_then(|v| v.as_f64())
     };
     let expires_at_ms = schedule::effective_expiry_ms(expires_at_ms, claim("exp"));

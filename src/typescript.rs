@@ -61,7 +61,7 @@ export interface WidgetTokenManagerOptions {
   requestTimeoutMs?: number;
   /** Retries of network errors, timeouts and 5xx per round (default 3). */
   maxRetries?: number;
-  /** First backoff step in ms of the quick attempts; doubles with jitter (default 500). Background retries start at ten times this. */
+  /** First backoff step in ms of the quick attempts; doubles with jitter (default 500). Background retries start at twenty times this (at least maxRetryDelayMs / 30). */
   retryDelayMs?: number;
   /** The longest wait in ms between background retries (default 300 000, 5 minutes). */
   maxRetryDelayMs?: number;

@@ -38,8 +38,8 @@ fn http_date_in(ms: f64) -> String {
         .unwrap()
 }
 
-/// One attempt per round, background retries 56..167 ms after the first
-/// failure: the first step is max(10 * retryDelayMs, maxRetryDelayMs / 60).
+/// One attempt per round, background retries 111..333 ms after the first
+/// failure: the first step is max(20 * retryDelayMs, maxRetryDelayMs / 30).
 const QUICK_BACKGROUND: &str = r#""maxRetries": 0, "maxRetryDelayMs": 10000"#;
 
 // ---------------------------------------------------------------------
@@ -132,7 +132,7 @@ async fn every_background_retry_is_made() {
 #[wasm_bindgen_test]
 async fn a_clock_set_back_while_a_retry_is_pending_does_not_lose_the_retry() {
     // The visitor's clock is corrected (NTP) a second back while the
-    // background retry (due in 56..167 ms) waits: it comes a second later,
+    // background retry (due in 111..333 ms) waits: it comes a second later,
     // not never.
     let id = unique("clockback");
     let box_id = container_for(&id);
@@ -228,7 +228,7 @@ async fn retry_after_in_seconds_paces_the_quick_attempts() {
 async fn a_long_retry_after_ends_the_quick_round_and_holds_back_the_background_retry() {
     // 429 with Retry-After: 12 (over 10 s): initialize gives up after one
     // request (not 1 + maxRetries); the background retry, whose backoff
-    // is 56..167 ms here, waits for it (up to maxRetryDelayMs, 10 s).
+    // is 111..333 ms here, waits for it (up to maxRetryDelayMs, 10 s).
     let id = unique("ra429");
     let box_id = container_for(&id);
     let rec = record_rejections();
@@ -272,7 +272,7 @@ async fn retry_after_as_an_http_date_paces_the_background_retry() {
         &format!(r#"[{{"status": 503, "retryAfter": "{date}"}}, {{}}]"#),
     )
     .await;
-    // Backoff 56..167 ms: the wait is the date's.
+    // Backoff 111..333 ms: the wait is the date's.
     let m = managed(opts_in(&id, &box_id, QUICK_BACKGROUND));
     assert_eq!(code_of(m.initialize()).await, "TOKEN_HTTP");
     assert!(wait_for_state(&m, "ready", 10_000).await, "recovers");
@@ -475,7 +475,7 @@ async fn a_flapping_backend_keeps_the_widget_within_the_budget() {
     assert_eq!(code_of(m.initialize()).await, "ok");
     let log = start_state_log();
     // A refresh every 1.5..2.5 s (1.5 s before expiry), each a failure and
-    // a retry (56..167 ms later) well before the token runs out.
+    // a retry (111..333 ms later) well before the token runs out.
     let mut expired = 0;
     let began = js_sys::Date::now();
     while js_sys::Date::now() - began < 8000.0 {
@@ -645,7 +645,7 @@ async fn a_widget_script_on_a_closed_port_is_widget_load_with_one_box() {
 
 #[wasm_bindgen_test]
 async fn coming_back_online_retries_a_network_failure_at_once_but_not_a_server_error() {
-    // Background retries wait 10..30 s here (retryDelayMs 3000).
+    // Background retries wait 10..30 s here (20 x retryDelayMs 1500).
     // (what, the failing answer, its code, `online` makes the retry due)
     for (what, step, code, at_once) in [
         ("dropped", r#"{"drop": true}"#, "TOKEN_NETWORK", true),
@@ -662,7 +662,7 @@ async fn coming_back_online_retries_a_network_failure_at_once_but_not_a_server_e
         let m = managed(opts_in(
             &id,
             &box_id,
-            r#""maxRetries": 0, "retryDelayMs": 3000, "requestTimeoutMs": 500"#,
+            r#""maxRetries": 0, "retryDelayMs": 1500, "requestTimeoutMs": 500"#,
         ));
         assert_eq!(code_of(m.initialize()).await, code, "{what}");
         assert_eq!(m.state(), "fallback", "{what}");
@@ -745,7 +745,7 @@ async fn a_page_restored_from_the_back_forward_cache_runs_the_due_retry() {
     script(&id, r#"[{"status": 500}]"#).await;
     let m = managed(opts_in(&id, &box_id, QUICK_BACKGROUND));
     assert_eq!(code_of(m.initialize()).await, "TOKEN_HTTP");
-    // Into the cache (hidden) before the retry (56..167 ms) is due.
+    // Into the cache (hidden) before the retry (111..333 ms) is due.
     set_hidden(true);
     wait(1000).await;
     let cached = requests(&id).await;

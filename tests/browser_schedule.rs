@@ -182,11 +182,12 @@ async fn a_success_clears_the_retry_a_failure_armed() {
     let tag = tag_id(Some(&id));
     let m = manager(test_opts(
         &id,
-        &format!(r#""org": "{id}", "maxRetries": 0, "retryDelayMs": 1000"#),
+        &format!(r#""org": "{id}", "maxRetries": 0, "retryDelayMs": 25, "maxRetryDelayMs": 10000"#),
     ));
     assert_eq!(code_of(m.initialize()).await, "ok");
     script(&id, r#"[{"status": 500}]"#).await;
-    // Fails; a background retry is armed (0.5 to 1 s) and the widget kept.
+    // Fails; a background retry is armed (0.17 to 0.5 s: 20 x 25 ms) and
+    // the widget kept.
     assert_eq!(code_of(m.refresh_token()).await, "TOKEN_HTTP");
     script(&id, "[{}]").await;
     assert_eq!(code_of(m.refresh_token()).await, "ok");

@@ -212,7 +212,9 @@ async fn a_failed_refresh_keeps_the_working_widget_and_retries_until_it_succeeds
     let org = "keep";
     let m = manager(test_opts(
         &id,
-        &format!(r#""org": "{org}", "retryDelayMs": 200"#),
+        // Background retries start at 20 x retryDelayMs (at least
+        // maxRetryDelayMs / 30): about a second here.
+        &format!(r#""org": "{org}", "retryDelayMs": 50, "maxRetryDelayMs": 10000"#),
     ));
     assert_eq!(code_of(m.initialize()).await, "ok");
     let first = only_tag_token(&tag_id(Some(org)));
@@ -243,7 +245,7 @@ async fn a_failed_refresh_keeps_the_working_widget_and_retries_until_it_succeeds
     let watched = m.clone();
     let recovered = wait_for(
         move || watched.state() == "ready" && only_tag_token(&tag) != first,
-        5000,
+        15000,
     )
     .await;
     assert!(recovered, "background retry installs a new token");

@@ -11,8 +11,8 @@ use web_sys::Element;
 
 use crate::error::LoaderError;
 use crate::validate;
-pub use read::list;
 use read::{check_selector, plain_object, reject_unknown, Reader};
+pub use read::{list, own};
 
 /// Where the vendor serves the widget.
 pub const DEFAULT_WIDGET_SRC: &str =
@@ -127,7 +127,7 @@ pub struct Options {
     /// Retries after the first attempt before giving up a round.
     pub max_retries: u32,
     /// First backoff step of the quick attempts (background retries start
-    /// at ten times this).
+    /// at twenty times this).
     pub retry_delay_ms: f64,
     /// The longest wait between background retries.
     pub max_retry_delay_ms: f64,

@@ -19,6 +19,14 @@ pub(super) fn check_selector(key: &str, sel: &str) -> Result<(), LoaderError> {
     }
 }
 
+/// `obj[key]` when `key` is the object's own property.
+pub fn own(obj: &Object, key: &str) -> Option<JsValue> {
+    let key = JsValue::from(key);
+    Object::has_own(obj, &key)
+        .then(|| Reflect::get(obj, &key).ok())
+        .flatten()
+}
+
 pub(super) struct Reader<'a> {
     pub obj: &'a Object,
     pub prefix: &'a str,
@@ -30,10 +38,11 @@ impl Reader<'_> {
     }
 
     /// The value, with `undefined` meaning "not given".
+    /// Only the object's own keys: a page whose `Object.prototype` was
+    /// polluted (`widgetSrc` set there by some other script) must not
+    /// configure the loader.
     pub fn get(&self, key: &str) -> Option<JsValue> {
-        Reflect::get(self.obj, &key.into())
-            .ok()
-            .filter(|v| !v.is_undefined())
+        own(self.obj, key).filter(|v| !v.is_undefined())
     }
 
     pub fn string(&self, key: &str) -> Result<Option<String>, LoaderError> {
