@@ -37,6 +37,10 @@ pkg: setup
 	@# chathub-loader/fallback: the contact box without WebAssembly.
 	node_modules/.bin/esbuild js/fallback.js --bundle --minify --format=esm \
 	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/fallback.js
+	@# chathub-loader/auto: the one-tag entry; not bundled (it imports the
+	@# glue and fallback.js next to it only when its trigger fires).
+	node_modules/.bin/esbuild js/auto.js --minify --format=esm \
+	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/auto.js
 	rm -rf pkg/snippets
 	@ls -l pkg/chathub_loader_bg.wasm pkg/chathub_loader.js | awk '{print "pkg: " $$5 " bytes " $$9}'
 
@@ -77,6 +81,7 @@ e2e-test: pkg
 	cargo build -p chathub-token-server
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
+	node tests/e2e/auto.test.mjs
 
 ## make demo: the whole thing on one machine, offline, at http://127.0.0.1:$(PORT)/
 demo: pkg

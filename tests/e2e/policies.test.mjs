@@ -14,32 +14,18 @@
 //
 // Needs `make pkg` first. No test framework: exit code 0 or 1.
 
-import http from "node:http";
 import { createHash } from "node:crypto";
-import { readFileSync, existsSync } from "node:fs";
-import { dirname, resolve, extname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { assert, root, startPkgServer, stepper, widgetCode } from "./pkg-server.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const STEP_TIMEOUT = 20_000;
 const NONCE = "r4nd0m-n0nce";
 
-const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
-let issued = 0;
-function tokenAnswer() {
-  const now = Date.now();
-  issued += 1;
-  const claims = { sub: "operator-1", iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 3600, n: issued };
-  return { token: `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}.c2ln`, expiresAt: new Date(now + 3_600_000).toISOString() };
-}
-
-// The stand-in widget: records each evaluation with the token it found.
+// The widget's code changes (a new version) to test SRI on a refresh.
 let widgetVersion = 1;
-const widget = () => `
-const me = [...document.querySelectorAll('script[id^="operator-chat-panel-script"]')].find((s) => s.src === import.meta.url);
-(window.__widget ||= []).push({ token: me ? me.getAttribute("token") : null, version: ${widgetVersion} });
-`;
+const widget = () => widgetCode(widgetVersion);
 const sha384 = (text) => "sha384-" + createHash("sha384").update(text).digest("base64");
 
 // A page: its CSP and the module code it runs (with the nonce).
@@ -83,60 +69,17 @@ const pages = {
   "/sri-bad.html": () => page(`script-src 'nonce-${NONCE}' ${WASM}`, start(`integrity: "${sha384("not the widget")}", crossOrigin: "anonymous"`)),
 };
 
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, "http://x");
-  if (url.pathname === "/token") {
-    res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-    return res.end(JSON.stringify(tokenAnswer()));
-  }
-  if (url.pathname === "/widget.js") {
-    res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store", "Access-Control-Allow-Origin": "*" });
-    return res.end(widget());
-  }
-  if (url.pathname.startsWith("/pkg/")) {
-    const file = resolve(root, "pkg", url.pathname.slice(5));
-    if (!file.startsWith(resolve(root, "pkg")) || !existsSync(file)) return res.writeHead(404).end();
-    res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" });
-    return res.end(readFileSync(file));
-  }
-  const p = pages[url.pathname];
-  if (!p) return res.writeHead(404).end();
-  const { csp, html } = p();
-  res.writeHead(200, { "Content-Type": "text/html", "Content-Security-Policy": csp });
-  res.end(html);
-});
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
 let failed = false;
 let browser;
-const results = [];
+let server;
 try {
   assert(existsSync(resolve(root, "pkg/chathub_loader.js")), "missing pkg/ (run make pkg)");
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  const base = `http://127.0.0.1:${server.address().port}`;
+  server = await startPkgServer(pages, widget);
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
-
-  async function step(name, path, check) {
-    const ctx = await browser.newContext();
-    const pg = await ctx.newPage();
-    const violations = [];
-    pg.on("console", (m) => /Content Security Policy|TrustedScriptURL|Trusted Type/i.test(m.text()) && violations.push(m.text()));
-    try {
-      await pg.goto(base + path);
-      await check(pg, violations);
-      results.push(`ok   ${name}`);
-      console.log(`ok   ${name}`);
-    } catch (e) {
-      failed = true;
-      console.log(`FAIL ${name}: ${e.message}`);
-    } finally {
-      await ctx.close();
-    }
-  }
+  const { step: runStep, results } = stepper(browser, server.base);
+  // CSP and Trusted Types violations the page reported.
+  const violations = (seen) => seen.console.map((m) => m.text).filter((t) => /Content Security Policy|TrustedScriptURL|Trusted Type/i.test(t));
+  const step = (name, path, check) => runStep(name, path, (pg, seen) => check(pg, violations(seen)));
   const state = (pg, s) => pg.waitForFunction((s) => window.__manager?.state === s, s, { timeout: STEP_TIMEOUT });
   const lastError = (pg) => pg.evaluate(() => window.__events.filter((d) => d.error).at(-1)?.error ?? null);
 
@@ -233,12 +176,13 @@ try {
     assert((await pg.locator(".chathub-loader-fallback").count()) === 1, "one contact box");
     assert((await pg.evaluate(() => (window.__widget ?? []).length)) === 0, "the widget never ran");
   });
+  failed ||= results.failed > 0;
+  console.log(failed ? "policies: FAILED" : `policies: ${results.passed} steps passed`);
 } catch (e) {
   failed = true;
   console.log(`FAIL ${e.message}`);
 } finally {
   await browser?.close();
-  server.close();
+  server?.close();
 }
-console.log(failed ? "policies: FAILED" : `policies: ${results.length} steps passed`);
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,116 @@
+// `chathub-loader/auto`: one tag for static sites.
+//
+//   <script type="module" src="/vendor/chathub-loader/auto.js"
+//           data-token-url="/api/chathub/token" data-org="sales"
+//           data-fallback-email="support@example.com" data-trigger="idle"></script>
+//
+// Every data-* attribute is the option of the same name in camelCase;
+// data-fallback-<field> fill `fallback`, data-fallback="false" turns it
+// off. Several tags (one per org) may share this module: the browser
+// evaluates it once, so it starts a manager for each of its tags. Plain
+// JS, minified alone by `make pkg`: the glue and the .wasm are imported
+// only when the tag's trigger fires.
+
+const PREFIX = "chathub-loader/auto";
+const NUMBERS = ["checkIntervalMs", "refreshMarginMs", "requestTimeoutMs", "maxRetries", "retryDelayMs", "maxRetryDelayMs"];
+const FALLBACK = ["Title", "Message", "Email", "Phone", "Url", "ButtonText"];
+const INTERACTIONS = ["pointerdown", "keydown", "touchstart", "scroll", "wheel"];
+const TRIGGERS = ["eager", "idle", "visible", "interaction"];
+
+/** The options a tag's data-* attributes spell (see the header). */
+function optionsOf(tag) {
+  const options = {};
+  const fallback = {};
+  for (const [key, raw] of Object.entries(tag.dataset)) {
+    const field = key.startsWith("fallback") && FALLBACK.find((f) => key == "fallback" + f);
+    if (field) fallback[field[0].toLowerCase() + field.slice(1)] = raw;
+    else if (key == "fallback") options.fallback = raw == "false" ? false : raw;
+    // A number when it is one; otherwise the constructor says what is wrong.
+    else options[key] = NUMBERS.includes(key) && raw.trim() != "" && !isNaN(raw) ? Number(raw) : raw;
+  }
+  if (options.fallback !== false && Object.keys(fallback).length) options.fallback = fallback;
+  // The tag's own CSP nonce (the property: browsers hide the attribute).
+  if (options.nonce == null && tag.nonce) options.nonce = tag.nonce;
+  return options;
+}
+
+function report(code, message) {
+  console.error(`${PREFIX}: ${code}: ${message}`);
+}
+
+/** Resolves when the trigger fires (see the README's load triggers). */
+function triggered(trigger, options) {
+  return new Promise((fire) => {
+    if (trigger == "idle") {
+      if (typeof requestIdleCallback == "function") requestIdleCallback(() => fire(), { timeout: 5000 });
+      // Safari: after the page's own load, when the main thread is past it.
+      else if (document.readyState == "complete") setTimeout(fire, 200);
+      else addEventListener("load", () => setTimeout(fire, 200), { once: true });
+    } else if (trigger == "visible") {
+      const c = options.container;
+      const target = typeof c == "string" ? document.querySelector(c) : document.body;
+      if (!target || typeof IntersectionObserver != "function") return fire();
+      const io = new IntersectionObserver((entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          io.disconnect();
+          fire();
+        }
+      });
+      io.observe(target);
+    } else if (trigger == "interaction") {
+      const once = () => {
+        for (const type of INTERACTIONS) removeEventListener(type, once, { capture: true });
+        fire();
+      };
+      for (const type of INTERACTIONS) addEventListener(type, once, { capture: true, passive: true });
+    } else fire();
+  });
+}
+
+let loader = null;
+/** The package, loaded once for every tag: the glue's exports, or null without WebAssembly. */
+function load() {
+  loader ??= import("./chathub_loader.js").then(async (mod) => {
+    try {
+      await mod.default();
+      return mod;
+    } catch (e) {
+      if (e?.code == "UNSUPPORTED_ENVIRONMENT") return null;
+      throw e;
+    }
+  });
+  return loader;
+}
+
+async function start(tag) {
+  const options = optionsOf(tag);
+  const trigger = options.trigger ?? "eager";
+  delete options.trigger;
+  if (!TRIGGERS.includes(trigger))
+    return report("INVALID_OPTIONS", `data-trigger must be one of ${TRIGGERS.join(", ")}, not "${trigger}"`);
+  if (!options.tokenUrl?.trim())
+    return report("INVALID_OPTIONS", 'data-token-url is required: the URL of your backend\'s token endpoint, e.g. data-token-url="/api/chathub/token"');
+  await triggered(trigger, options);
+  let mod;
+  try {
+    mod = await load();
+  } catch (e) {
+    return report("WIDGET_LOAD", `could not load the loader's files next to ${import.meta.url} (${e?.message ?? e})`);
+  }
+  try {
+    if (!mod) {
+      // No WebAssembly here: the contact box, from the same attributes.
+      (await import("./fallback.js")).showFallback(options);
+      return report("UNSUPPORTED_ENVIRONMENT", "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval'); showing the contact box");
+    }
+    const manager = new mod.WidgetTokenManager(options);
+    // The loader shows its own loading state and contact box, and reports
+    // through `chathub:statechange`: nothing more to do with a failure.
+    manager.initialize().catch(() => {});
+  } catch (e) {
+    report(e?.code ?? "INVALID_OPTIONS", e?.message ?? String(e));
+  }
+}
+
+const me = import.meta.url;
+for (const tag of document.querySelectorAll("script[src]")) if (tag.src == me) start(tag);
