@@ -4,6 +4,7 @@
 // it needs a display, so run under xvfb-run). For each engine, in turn,
 // against its own `chathub-token-server dev`:
 //   1. the chat panel appears with a token (state "ready");
+//   1b. after going to another page and back, the chat is there, once;
 //   2. a forced refresh makes the stand-in widget evaluate again with a new
 //      token, and leaves one panel;
 //   3. with a broken backend, a restarted loader shows the contact box;
@@ -71,6 +72,23 @@ async function smoke(engine) {
       const tag = await s.execute(`return document.querySelector("script#operator-chat-panel-script").getAttribute("token");`);
       assert(tag === evals[0].token, "the widget's token is not the tag's");
       assert((await s.execute(PANELS)) === 1, "expected one panel");
+    });
+
+    await step("back from another page: the chat is there, one panel (back/forward cache)", async () => {
+      await s.execute(`window.__smokeBeforeLeaving = true;`);
+      await s.navigate(`${server.base}/healthz`);
+      await s.cmd("POST", "/back", {});
+      await s.waitFor(PANEL_CONNECTED, [], STEP_TIMEOUT, "the panel to say Connected");
+      await s.waitFor(stateIs("ready"), [], STEP_TIMEOUT, 'state "ready"');
+      const page = await s.execute(`return {
+        restored: window.__smokeBeforeLeaving === true,
+        tags: document.querySelectorAll('script[id^="operator-chat-panel-script"]').length,
+        evaluations: ${EVALS}.length };`);
+      assert((await s.execute(PANELS)) === 1, "expected one panel");
+      assert(page.tags === 1, `expected one widget tag, found ${page.tags}`);
+      // Restored from the cache, the page keeps its widget; reloaded, it loads it anew.
+      assert(page.evaluations === 1, `expected one widget evaluation, got ${page.evaluations}`);
+      console.log(`     [${engine}] ${page.restored ? "restored from the back/forward cache" : "reloaded (not cached)"}`);
     });
 
     await step("a forced refresh evaluates the widget with a new token, one panel", async () => {

@@ -31,14 +31,12 @@ export const ENGINES = {
     name: "WebKitGTK",
     driver: () => process.env.WEBKIT_DRIVER || "/usr/bin/WebKitWebDriver",
     args: (port) => [`--port=${port}`],
-    // MiniBrowser is WebKitGTK's own browser; it needs a display (run the
-    // test under xvfb-run).
-    capabilities: () => ({
-      "webkitgtk:browserOptions": {
-        binary: process.env.WEBKIT_BROWSER || "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
-        args: ["--automation"],
-      },
-    }),
+    // MiniBrowser is WebKitGTK's own browser (also the driver's default);
+    // it needs a display (run the test under xvfb-run).
+    capabilities: () => {
+      const binary = process.env.WEBKIT_BROWSER || "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+      return existsSync(binary) ? { "webkitgtk:browserOptions": { binary, args: ["--automation"] } } : {};
+    },
   },
 };
 
