@@ -6,7 +6,6 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BUILD := target/$(WASM_TARGET)/wasm/chathub_loader.wasm
 export TEST_PORT ?= 8787
 PORT ?= 8080
-export WASM_BINDGEN_TEST_TIMEOUT ?= 60
 
 .PHONY: setup pkg test demo bench lint host-test browser-test pkg-test e2e-test size \
   browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \

@@ -21,7 +21,6 @@ cd "$(dirname "$0")/.."
 
 TEST_PORT=${TEST_PORT:-8787}
 export CHATHUB_TEST_SERVER=http://127.0.0.1:$TEST_PORT
-export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-60}
 WASM_TARGET=wasm32-unknown-unknown
 [ $# -gt 0 ] || set -- chromium firefox webkit
 mkdir -p target
