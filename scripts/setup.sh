@@ -57,9 +57,11 @@ if [ "$have" != "$want" ]; then
 fi
 
 # geckodriver: Firefox's WebDriver server, only published on crates.io here.
+# --locked (here, unlike wasm-bindgen-cli, every locked dependency is served):
+# the dependency versions its authors released it with.
 if ! command -v geckodriver >/dev/null; then
   echo "setup: installing geckodriver $GECKODRIVER_VERSION (crates.io, about 1.5 min)"
-  timed "geckodriver" cargo install geckodriver --version "=$GECKODRIVER_VERSION"
+  timed "geckodriver" cargo install geckodriver --version "=$GECKODRIVER_VERSION" --locked
 fi
 
 # wasm-pack, for the README's `wasm-pack test` (make wasm-pack-test). Its
@@ -67,7 +69,7 @@ fi
 # about 1 min on 2 cores instead of about 2.5 min optimised.
 if ! command -v wasm-pack >/dev/null; then
   echo "setup: installing wasm-pack $WASM_PACK_VERSION (crates.io, about 1 min)"
-  timed "wasm-pack" cargo install wasm-pack --version "=$WASM_PACK_VERSION" --debug
+  timed "wasm-pack" cargo install wasm-pack --version "=$WASM_PACK_VERSION" --locked --debug
 fi
 
 # Node tooling (binaryen's wasm-opt, playwright-core, typescript), pinned by package-lock.json.
