@@ -4,12 +4,12 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 WASM_TARGET := wasm32-unknown-unknown
 WASM_BUILD := target/$(WASM_TARGET)/wasm/chathub_loader.wasm
-TEST_PORT ?= 8787
+export TEST_PORT ?= 8787
 PORT ?= 8080
-export CHROMEDRIVER ?= /usr/bin/chromedriver
-export WASM_BINDGEN_TEST_TIMEOUT ?= 60
 
-.PHONY: setup pkg test demo bench lint host-test browser-test pkg-test e2e-test size
+.PHONY: setup pkg test demo bench lint host-test browser-test pkg-test e2e-test size \
+  browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \
+  test-server smoke-test
 
 setup:
 	@scripts/setup.sh
@@ -44,9 +44,23 @@ pkg: setup
 	rm -rf pkg/snippets
 	@ls -l pkg/chathub_loader_bg.wasm pkg/chathub_loader.js | awk '{print "pkg: " $$5 " bytes " $$9}'
 
-## make test: every check and test of both crates
-test: setup lint host-test browser-test pkg-test e2e-test
-	@echo "make test: all passed"
+## make test: every check and test of both crates, stage by stage, each
+## timed (the times are printed at the end and kept in target/stage-times.txt).
+TEST_STAGES := setup lint host-test browser-test pkg pkg-test e2e-test smoke-test
+test:
+	@mkdir -p target; : > target/stage-times.txt; all=$$SECONDS; \
+	report() { echo "make test: stage times (s)"; sed 's/^/  /' target/stage-times.txt; }; \
+	for stage in $(TEST_STAGES); do \
+	  start=$$SECONDS; \
+	  case $$stage in setup) done_already="";; pkg) done_already="-o setup";; *) done_already="-o setup -o pkg";; esac; \
+	  if ! $(MAKE) --no-print-directory $$done_already $$stage; then \
+	    echo "$$stage $$((SECONDS - start)) FAILED" >> target/stage-times.txt; report; \
+	    echo "make test: $$stage FAILED"; exit 1; \
+	  fi; \
+	  echo "$$stage $$((SECONDS - start))" >> target/stage-times.txt; \
+	done; \
+	echo "total $$((SECONDS - all))" >> target/stage-times.txt; report; \
+	echo "make test: all passed"
 
 lint:
 	cargo fmt --all -- --check
@@ -57,13 +71,28 @@ host-test:
 	cargo test -p chathub-loader
 	cargo test -p chathub-token-server
 
-## Browser tests: wasm-bindgen-test in headless Chromium against a real local
-## HTTP server (tests/server/test-server.mjs) whose answers each test controls.
-browser-test:
-	@mkdir -p target; node tests/server/test-server.mjs $(TEST_PORT) > target/test-server.log 2>&1 & echo $$! > target/test-server.pid; \
-	  trap 'kill $$(cat target/test-server.pid) 2>/dev/null || true' EXIT; \
-	  for i in $$(seq 50); do curl -fs http://127.0.0.1:$(TEST_PORT)/health >/dev/null && break; sleep 0.1; done; \
-	  CHATHUB_TEST_SERVER=http://127.0.0.1:$(TEST_PORT) cargo test -p chathub-loader --target $(WASM_TARGET)
+## Browser tests: the wasm-bindgen suite (tests/browser_*.rs) against a real
+## local HTTP server (tests/server/test-server.mjs, started once for the
+## run) whose answers each test controls, in headless Chromium (through
+## `wasm-pack test --headless --chrome`, the README's command), Firefox ESR
+## and WebKitGTK, one after the other. Each engine's result is named
+## ("browser suite: firefox FAILED"); see scripts/browser-suite.sh.
+browser-test: setup
+	@scripts/browser-suite.sh chromium firefox webkit
+browser-test-chromium: setup
+	@scripts/browser-suite.sh chromium
+browser-test-firefox: setup
+	@scripts/browser-suite.sh firefox
+browser-test-webkit: setup
+	@scripts/browser-suite.sh webkit
+## The README's wasm-pack commands, both: --chrome and --firefox.
+wasm-pack-test: setup
+	@scripts/browser-suite.sh chromium firefox-wasm-pack
+
+## The test server alone, in the foreground (for `wasm-pack test` or
+## `cargo test --target wasm32-unknown-unknown` from another terminal).
+test-server:
+	node tests/server/test-server.mjs $(TEST_PORT)
 
 ## The npm package: size budget, TypeScript surface, npm pack, SSR import.
 pkg-test: pkg
@@ -82,6 +111,12 @@ e2e-test: pkg
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
+
+## Smoke test of the demo in Firefox ESR and WebKitGTK over W3C WebDriver
+## (WebKit's MiniBrowser needs a display: a private Xvfb).
+smoke-test: pkg
+	cargo build -p chathub-token-server
+	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/smoke-webdriver.mjs firefox webkit
 
 ## make demo: the whole thing on one machine, offline, at http://127.0.0.1:$(PORT)/
 demo: pkg

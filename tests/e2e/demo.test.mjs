@@ -4,43 +4,13 @@
 // Needs `cargo build -p chathub-token-server` and `make pkg` first
 // (the Makefile's e2e-test target does both).
 
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { root, startDevServer } from "./dev-server.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const binary = resolve(root, "target/debug/chathub-token-server");
 const screenshot = resolve(root, "target/demo.png");
 const STEP_TIMEOUT = 20_000;
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-async function waitForHealth(base, server) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`dev server exited with ${server.exitCode}`);
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("dev server did not become healthy in 15 s");
-}
 
 const steps = [];
 async function step(name, fn) {
@@ -61,23 +31,11 @@ function assert(cond, message) {
 
 let server;
 let browser;
-let serverLog = "";
 let failed = false;
 
 try {
-  for (const f of [binary, resolve(root, "pkg/chathub_loader.js"), resolve(root, "www/index.html")]) {
-    assert(existsSync(f), `missing ${f} (run: cargo build -p chathub-token-server && make pkg)`);
-  }
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  server = spawn(binary, ["dev", "--port", String(port)], {
-    cwd: root,
-    env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  server.stdout.on("data", (d) => (serverLog += d));
-  server.stderr.on("data", (d) => (serverLog += d));
-  await waitForHealth(base, server);
+  server = await startDevServer();
+  const { base } = server;
 
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -229,12 +187,7 @@ try {
   // the real one where the loader depends on it.
   const raw = await browser.newPage();
   await raw.goto(`${base}/healthz`); // any same-origin document
-  const admin = (path, body) =>
-    fetch(`${base}/dev/admin/${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body ?? {}),
-    }).then((r) => r.json());
+  const { admin } = server;
   const freshToken = async (org) => {
     await admin("flush-token-cache");
     const res = await fetch(`${base}/api/chathub/token${org ? `?org=${org}` : ""}`);
@@ -304,22 +257,10 @@ try {
 } catch (err) {
   failed = true;
   console.error(`\ne2e failed: ${err.stack || err}`);
-  if (serverLog) console.error(`--- dev server log (tail) ---\n${serverLog.split("\n").slice(-30).join("\n")}`);
+  if (server) console.error(`--- dev server log (tail) ---\n${server.log().split("\n").slice(-30).join("\n")}`);
 } finally {
   if (browser) await browser.close().catch(() => {});
-  if (server && server.exitCode === null) {
-    server.kill("SIGTERM");
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        server.kill("SIGKILL");
-        r();
-      }, 5000);
-      server.once("exit", () => {
-        clearTimeout(t);
-        r();
-      });
-    });
-  }
+  if (server) await server.stop();
 }
 
 console.log(failed ? "\ne2e: FAILED" : `\ne2e: ${steps.length} steps passed`);

@@ -64,9 +64,44 @@ export function fireWindowError(message, filename) {
   window.dispatchEvent(new ErrorEvent("error", { message, filename }));
 }
 // Destroys `manager` (a WidgetTokenManager handle) from a page listener
-// when focus leaves `el`, as a host app's focus handling might.
+// when focus leaves `el`, as a host app's focus handling might: page code
+// that runs synchronously while the loader removes `el` (or an ancestor).
+// Chromium fires focusout when a focused element is removed; Firefox and
+// WebKit fire nothing then. There, page code runs inside the same removal
+// through a custom element's disconnectedCallback (a custom-element
+// reaction, run before the DOM call returns, in every engine): a probe
+// element inside `el` does the same destroy() at that point.
 export function destroyOnFocusOut(el, manager) {
   el.addEventListener("focusout", () => manager.destroy());
+  if (!focusoutOnRemoval()) {
+    const probe = document.createElement("chathub-test-removal-probe");
+    probe.onRemoved = () => manager.destroy();
+    el.appendChild(probe);
+  }
+}
+let focusoutOnRemovalSeen;
+function focusoutOnRemoval() {
+  if (focusoutOnRemovalSeen === undefined) {
+    const had = document.activeElement;
+    const b = document.createElement("button");
+    document.body.appendChild(b);
+    b.focus();
+    focusoutOnRemovalSeen = false;
+    b.addEventListener("focusout", () => (focusoutOnRemovalSeen = true));
+    b.remove();
+    if (had instanceof HTMLElement) had.focus();
+  }
+  return focusoutOnRemovalSeen;
+}
+if (!customElements.get("chathub-test-removal-probe")) {
+  customElements.define(
+    "chathub-test-removal-probe",
+    class extends HTMLElement {
+      disconnectedCallback() {
+        this.onRemoved?.();
+      }
+    },
+  );
 }
 // Destroys `manager` from a chathub:statechange listener when it reports `state`.
 export function destroyOnState(manager, state) {
