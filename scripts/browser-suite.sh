@@ -73,7 +73,8 @@ for leg in "$@"; do
   status=0
   run_leg "$leg" 2>&1 | tee "target/browser-$leg.log" || status=$?
   took=$((SECONDS - start))
-  passed=$(grep -o 'test result: [a-zA-Z]*\. [0-9]* passed' "target/browser-$leg.log" | awk '{s += $4} END {print s + 0}')
+  # (A leg that did not get as far as a test result counts 0.)
+  passed=$(grep -o 'test result: [a-zA-Z]*\. [0-9]* passed' "target/browser-$leg.log" | awk '{s += $4} END {print s + 0}' || true)
   if [ $status -eq 0 ] && [ "$passed" -gt 0 ]; then
     summary+=("browser suite: $leg passed ($passed tests, $took s, $(version "$leg"))")
   else
