@@ -14,10 +14,7 @@
 //
 // Needs `make pkg` first. No test framework: exit code 0 or 1.
 
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { chromium } from "playwright-core";
-import { assert, root, startPkgServer, stepper } from "./pkg-server.mjs";
+import { assert, suite } from "./pkg-server.mjs";
 
 const STEP_TIMEOUT = 20_000;
 const NONCE = "auto-n0nce";
@@ -53,14 +50,7 @@ const pages = {
   ),
 };
 
-let failed = false;
-let browser;
-let server;
-try {
-  assert(existsSync(resolve(root, "pkg/auto.js")), "missing pkg/auto.js (run make pkg)");
-  server = await startPkgServer(pages);
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
-  const { step, results } = stepper(browser, server.base);
+await suite("auto", { pages, needs: "pkg/auto.js" }, async ({ step, server }) => {
   const since = (mark, path) => server.requests.slice(mark).filter((r) => r.path === path).length;
   const widgets = (pg) => pg.evaluate(() => window.__widget ?? []);
   const readyOrgs = (pg, n) =>
@@ -142,14 +132,4 @@ try {
     const errors = seen.console.filter((m) => m.type === "error" && /UNSUPPORTED_ENVIRONMENT/.test(m.text));
     assert(errors.length === 1, "one console.error says why");
   });
-
-  failed = results.failed > 0;
-  console.log(failed ? "auto: FAILED" : `auto: ${results.passed} steps passed`);
-} catch (e) {
-  failed = true;
-  console.log(`FAIL ${e.message}`);
-} finally {
-  await browser?.close();
-  server?.close();
-}
-process.exit(failed ? 1 : 0);
+});

@@ -4,6 +4,7 @@
 // request (path, org) so tests can wait for counts.
 import http from "node:http";
 import { readFileSync, existsSync } from "node:fs";
+import { chromium } from "playwright-core";
 import { dirname, resolve, extname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -87,4 +88,31 @@ export function stepper(browser, base) {
 
 export function assert(cond, message) {
   if (!cond) throw new Error(message);
+}
+
+/**
+ * Runs one e2e file: the server with `pages` (and `widget`), headless
+ * Chromium, then `body({ step, server })`; prints the summary and exits
+ * 0 or 1. `needs`: the built file it checks for first.
+ */
+export async function suite(name, { pages, widget, needs = "pkg/chathub_loader.js" }, body) {
+  let failed = false;
+  let browser;
+  let server;
+  try {
+    assert(existsSync(resolve(root, needs)), `missing ${needs} (run make pkg)`);
+    server = await startPkgServer(pages, widget);
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+    const { step, results } = stepper(browser, server.base);
+    await body({ step, server });
+    failed = results.failed > 0;
+    console.log(failed ? `${name}: FAILED` : `${name}: ${results.passed} steps passed`);
+  } catch (e) {
+    failed = true;
+    console.log(`FAIL ${e.message}`);
+  } finally {
+    await browser?.close();
+    server?.close();
+  }
+  process.exit(failed ? 1 : 0);
 }

@@ -15,10 +15,7 @@
 // Needs `make pkg` first. No test framework: exit code 0 or 1.
 
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { chromium } from "playwright-core";
-import { assert, root, startPkgServer, stepper, widgetCode } from "./pkg-server.mjs";
+import { assert, suite, widgetCode } from "./pkg-server.mjs";
 
 const STEP_TIMEOUT = 20_000;
 const NONCE = "r4nd0m-n0nce";
@@ -69,14 +66,7 @@ const pages = {
   "/sri-bad.html": () => page(`script-src 'nonce-${NONCE}' ${WASM}`, start(`integrity: "${sha384("not the widget")}", crossOrigin: "anonymous"`)),
 };
 
-let failed = false;
-let browser;
-let server;
-try {
-  assert(existsSync(resolve(root, "pkg/chathub_loader.js")), "missing pkg/ (run make pkg)");
-  server = await startPkgServer(pages, widget);
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
-  const { step: runStep, results } = stepper(browser, server.base);
+await suite("policies", { pages, widget }, async ({ step: runStep }) => {
   // CSP and Trusted Types violations the page reported.
   const violations = (seen) => seen.console.map((m) => m.text).filter((t) => /Content Security Policy|TrustedScriptURL|Trusted Type/i.test(t));
   const step = (name, path, check) => runStep(name, path, (pg, seen) => check(pg, violations(seen)));
@@ -176,13 +166,4 @@ try {
     assert((await pg.locator(".chathub-loader-fallback").count()) === 1, "one contact box");
     assert((await pg.evaluate(() => (window.__widget ?? []).length)) === 0, "the widget never ran");
   });
-  failed ||= results.failed > 0;
-  console.log(failed ? "policies: FAILED" : `policies: ${results.passed} steps passed`);
-} catch (e) {
-  failed = true;
-  console.log(`FAIL ${e.message}`);
-} finally {
-  await browser?.close();
-  server?.close();
-}
-process.exit(failed ? 1 : 0);
+});
