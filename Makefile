@@ -41,6 +41,14 @@ pkg: setup
 	@# glue and fallback.js next to it only when its trigger fires).
 	node_modules/.bin/esbuild js/auto.js --minify --format=esm \
 	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/auto.js
+	@# chathub-loader/react and chathub-loader/vue: the adapters, each with
+	@# js/adapter.js; the framework and the package's own files stay imports.
+	for fw in react vue; do \
+	  node_modules/.bin/esbuild js/$$fw.js --bundle --minify --format=esm \
+	    --target=es2020 --legal-comments=none --log-level=warning \
+	    --external:$$fw --external:./chathub_loader.js --external:./fallback.js \
+	    --outfile=pkg/$$fw.js; \
+	done
 	rm -rf pkg/snippets
 	@ls -l pkg/chathub_loader_bg.wasm pkg/chathub_loader.js | awk '{print "pkg: " $$5 " bytes " $$9}'
 
@@ -94,11 +102,13 @@ wasm-pack-test: setup
 test-server:
 	node tests/server/test-server.mjs $(TEST_PORT)
 
-## The npm package: size budget, TypeScript surface, npm pack, SSR import.
+## The npm package: size budget, TypeScript surface (with the React and Vue
+## adapters' @ts-expect-error misuse), npm pack, SSR import and rendering.
 pkg-test: pkg
 	node tests/pkg/size-budget.mjs
 	node_modules/.bin/tsc -p tests/pkg/tsconfig.json
 	node tests/pkg/ssr-import.mjs
+	node tests/pkg/ssr-adapters.mjs
 	cd pkg && npm pack --dry-run --json > ../target/pack.json && node ../tests/pkg/check-pack.mjs ../target/pack.json
 	cd pkg && npm pack --pack-destination ../target --loglevel=error > /dev/null
 	node tests/pkg/install-check.mjs target/chathub-loader-$$(node -p 'require("./pkg/package.json").version').tgz
