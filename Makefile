@@ -9,7 +9,7 @@ PORT ?= 8080
 
 .PHONY: setup pkg test demo bench lint host-test browser-test pkg-test e2e-test size \
   browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \
-  test-server smoke-test
+  test-server smoke-test examples-test
 
 setup:
 	@scripts/setup.sh
@@ -54,7 +54,7 @@ pkg: setup
 
 ## make test: every check and test of both crates, stage by stage, each
 ## timed (the times are printed at the end and kept in target/stage-times.txt).
-TEST_STAGES := setup lint host-test browser-test pkg pkg-test e2e-test smoke-test
+TEST_STAGES := setup lint host-test browser-test pkg pkg-test e2e-test examples-test smoke-test
 test:
 	@mkdir -p target; : > target/stage-times.txt; all=$$SECONDS; \
 	report() { echo "make test: stage times (s)"; sed 's/^/  /' target/stage-times.txt; }; \
@@ -121,6 +121,13 @@ e2e-test: pkg
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
+
+## The example apps (www/examples/react, www/examples/vue), each installed
+## from the `npm pack` tarball (npm ci, skipped when nothing changed), built
+## with Vite and driven in headless Chromium against the dev token server.
+examples-test: pkg
+	cargo build -p chathub-token-server
+	node tests/e2e/examples.test.mjs
 
 ## Smoke test of the demo in Firefox ESR and WebKitGTK over W3C WebDriver
 ## (WebKit's MiniBrowser needs a display: a private Xvfb).
