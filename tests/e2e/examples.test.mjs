@@ -21,6 +21,9 @@
 //                             document as before the chat (DevTools protocol)
 //   backend down at start     one contact box; "Try again" after the backend
 //                             recovers brings the chat
+//   no WebAssembly            (a CSP without 'wasm-unsafe-eval') the contact
+//                             box from showFallback(), state "fallback",
+//                             error UNSUPPORTED_ENVIRONMENT; gone on unmount
 //
 // Every step also checks: nothing uncaught, no token in the console.
 // Needs `make pkg` and `cargo build -p chathub-token-server` first (the
@@ -127,10 +130,20 @@ async function runExample(browser, example, server) {
   const { base, admin } = server;
 
   /** One step in a fresh browser context, the dev server reset first. */
-  async function step(name, path, check) {
+  async function step(name, path, check, { csp } = {}) {
     await admin("reset");
     const ctx = await browser.newContext();
     const pg = await ctx.newPage();
+    if (csp) {
+      // The app's page with a Content-Security-Policy header.
+      await pg.route(
+        (url) => url.pathname === "/",
+        async (route) => {
+          const response = await route.fetch();
+          await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": csp } });
+        },
+      );
+    }
     const seen = { console: [], pageErrors: [], tokenRequests: 0 };
     pg.on("console", (m) => seen.console.push(m.text()));
     pg.on("pageerror", (e) => seen.pageErrors.push(e.message));
@@ -285,6 +298,24 @@ async function runExample(browser, example, server) {
     assert((await tags(pg)) === 1 && (await panels(pg)) === 1, "one tag, one panel");
     assert((await pg.locator("#error").textContent()) === "none", "the error is cleared");
   });
+
+  await step(
+    "no WebAssembly (a CSP without 'wasm-unsafe-eval'): the contact box, state fallback; unmounting removes it",
+    "/#/",
+    async (pg, seen) => {
+      const box = pg.locator(".chathub-loader-fallback");
+      await box.waitFor({ state: "visible", timeout: STEP_TIMEOUT });
+      await state(pg, "fallback");
+      assert((await pg.locator("#error").textContent()) === "UNSUPPORTED_ENVIRONMENT", "the error code is shown");
+      assert((await box.count()) === 1, `contact boxes: ${await box.count()}`);
+      assert((await box.textContent()).includes("support@example.com"), "the example's contact e-mail");
+      assert(seen.tokenRequests === 0 && (await tags(pg)) === 0, "no token request, no widget tag");
+      await pg.evaluate(() => document.getElementById("to-about").click());
+      await pg.locator("#about").waitFor({ timeout: STEP_TIMEOUT });
+      assert((await box.count()) === 0, "the box went with the component");
+    },
+    { csp: "script-src 'self'" },
+  );
 
   return results;
 }
