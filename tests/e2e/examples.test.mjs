@@ -321,6 +321,8 @@ async function runExample(browser, example, server) {
 }
 
 let failed = false;
+let passed = 0;
+let failedSteps = 0;
 let browser;
 const times = [];
 try {
@@ -345,6 +347,8 @@ try {
     }
     const e2eMs = Date.now() - t;
     times.push(`${example.name}: install ${seconds(installMs)} (${how}), build ${seconds(buildMs)}, e2e ${seconds(e2eMs)} (${results.passed} passed, ${results.failed} failed)`);
+    passed += results.passed;
+    failedSteps += results.failed;
     if (results.failed) failed = true;
   }
 } catch (e) {
@@ -354,5 +358,6 @@ try {
   await browser?.close();
 }
 for (const line of times) console.log(`examples: ${line}`);
-console.log(failed ? "examples: FAILED" : "examples: all passed");
+if (failed) console.log("examples: FAILED");
+console.log(`examples: ${passed} passed, ${failedSteps} failed`);
 process.exit(failed ? 1 : 0);
