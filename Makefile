@@ -9,7 +9,7 @@ PORT ?= 8080
 
 .PHONY: setup pkg test demo bench lint host-test browser-test pkg-test e2e-test size \
   browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \
-  test-server smoke-test
+  test-server smoke-test examples-test
 
 setup:
 	@scripts/setup.sh
@@ -41,12 +41,20 @@ pkg: setup
 	@# glue and fallback.js next to it only when its trigger fires).
 	node_modules/.bin/esbuild js/auto.js --minify --format=esm \
 	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/auto.js
+	@# chathub-loader/react and chathub-loader/vue: the adapters, each with
+	@# js/adapter.js; the framework and the package's own files stay imports.
+	for fw in react vue; do \
+	  node_modules/.bin/esbuild js/$$fw.js --bundle --minify --format=esm \
+	    --target=es2020 --legal-comments=none --log-level=warning \
+	    --external:$$fw --external:./chathub_loader.js --external:./fallback.js \
+	    --outfile=pkg/$$fw.js; \
+	done
 	rm -rf pkg/snippets
 	@ls -l pkg/chathub_loader_bg.wasm pkg/chathub_loader.js | awk '{print "pkg: " $$5 " bytes " $$9}'
 
 ## make test: every check and test of both crates, stage by stage, each
 ## timed (the times are printed at the end and kept in target/stage-times.txt).
-TEST_STAGES := setup lint host-test browser-test pkg pkg-test e2e-test smoke-test
+TEST_STAGES := setup lint host-test browser-test pkg pkg-test e2e-test examples-test smoke-test
 test:
 	@mkdir -p target; : > target/stage-times.txt; all=$$SECONDS; \
 	report() { echo "make test: stage times (s)"; sed 's/^/  /' target/stage-times.txt; }; \
@@ -94,11 +102,13 @@ wasm-pack-test: setup
 test-server:
 	node tests/server/test-server.mjs $(TEST_PORT)
 
-## The npm package: size budget, TypeScript surface, npm pack, SSR import.
+## The npm package: size budget, TypeScript surface (with the React and Vue
+## adapters' @ts-expect-error misuse), npm pack, SSR import and rendering.
 pkg-test: pkg
 	node tests/pkg/size-budget.mjs
 	node_modules/.bin/tsc -p tests/pkg/tsconfig.json
 	node tests/pkg/ssr-import.mjs
+	node tests/pkg/ssr-adapters.mjs
 	cd pkg && npm pack --dry-run --json > ../target/pack.json && node ../tests/pkg/check-pack.mjs ../target/pack.json
 	cd pkg && npm pack --pack-destination ../target --loglevel=error > /dev/null
 	node tests/pkg/install-check.mjs target/chathub-loader-$$(node -p 'require("./pkg/package.json").version').tgz
@@ -111,6 +121,13 @@ e2e-test: pkg
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
+
+## The example apps (www/examples/react, www/examples/vue), each installed
+## from the `npm pack` tarball (npm ci, skipped when nothing changed), built
+## with Vite and driven in headless Chromium against the dev token server.
+examples-test: pkg
+	cargo build -p chathub-token-server
+	node tests/e2e/examples.test.mjs
 
 ## Smoke test of the demo in Firefox ESR and WebKitGTK over W3C WebDriver
 ## (WebKit's MiniBrowser needs a display: a private Xvfb).

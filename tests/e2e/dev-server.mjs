@@ -39,15 +39,18 @@ async function waitForHealth(base, server) {
 
 /**
  * Starts the dev server on a free port; resolves once /healthz answers.
+ * `www`: the directory it serves as its pages (default www/, the demo).
  * Returns { base, log(), admin(path, body), stop() }.
  */
-export async function startDevServer() {
-  for (const f of [binary, resolve(root, "pkg/chathub_loader.js"), resolve(root, "www/index.html")]) {
+export async function startDevServer({ www } = {}) {
+  const pages = www ?? resolve(root, "www");
+  for (const f of [binary, resolve(root, "pkg/chathub_loader.js"), resolve(pages, "index.html")]) {
     if (!existsSync(f)) throw new Error(`missing ${f} (run: cargo build -p chathub-token-server && make pkg)`);
   }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawn(binary, ["dev", "--port", String(port)], {
+  const args = ["dev", "--port", String(port), ...(www ? ["--www", www] : [])];
+  const server = spawn(binary, args, {
     cwd: root,
     env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],

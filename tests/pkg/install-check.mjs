@@ -2,7 +2,7 @@
 // fresh project, import it by name (exports map) and type-check an import
 // (types map) there, as a user's project would.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import assert from "node:assert/strict";
@@ -13,12 +13,19 @@ const dir = mkdtempSync(path.join(tmpdir(), "chathub-loader-install-"));
 try {
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "user-app", private: true, type: "module" }));
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball], { cwd: dir, stdio: "inherit" });
+  // React and Vue are optional peers: the package alone brings neither.
+  for (const peer of ["react", "vue"]) assert.ok(!existsSync(path.join(dir, "node_modules", peer)), `installing the package installed ${peer}`);
   writeFileSync(
     path.join(dir, "check.mjs"),
     `import init, { WidgetTokenManager, initSync } from "chathub-loader";
      import { showFallback } from "chathub-loader/fallback";
      if (typeof init !== "function" || typeof WidgetTokenManager !== "function" || typeof initSync !== "function") process.exit(1);
-     if (typeof showFallback !== "function") process.exit(1);`,
+     if (typeof showFallback !== "function") process.exit(1);
+     // The adapters resolve by name (importing them needs React or Vue).
+     for (const name of ["react", "vue"]) {
+       const file = import.meta.resolve("chathub-loader/" + name);
+       if (!file.endsWith("/node_modules/chathub-loader/" + name + ".js")) process.exit(1);
+     }`,
   );
   execFileSync("node", ["check.mjs"], { cwd: dir, stdio: "inherit" });
   writeFileSync(
@@ -33,7 +40,10 @@ try {
          return;
        }
        await new WidgetTokenManager(options).initialize();
-     }`,
+     }
+     // The React adapter's types need no @types/react of their own.
+     import { useChatHub, type UseChatHubResult } from "chathub-loader/react";
+     export const useChat = (): UseChatHubResult => useChatHub(options);`,
   );
   writeFileSync(
     path.join(dir, "tsconfig.json"),

@@ -1,0 +1,153 @@
+// What the framework adapters (js/react.js, js/vue.js) share: one chat per
+// mounted component, driven by the package's own WidgetTokenManager. Plain
+// JS, bundled into each adapter by `make pkg`; "./chathub_loader.js" and
+// "./fallback.js" stay imports of the package's files next to it.
+//
+// The manager already keeps one live instance per org and options and
+// counts its handles (each handle's destroy() releases only itself): that
+// is what makes React's StrictMode mount → unmount → mount safe, so this
+// file only holds one handle per mounted component and follows
+// `chathub:statechange` for its org.
+import init, { WidgetTokenManager } from "./chathub_loader.js";
+
+const EVENT = "chathub:statechange";
+
+let ready = null;
+/** init() once per page: true, or false where WebAssembly cannot run. */
+function load() {
+  ready ??= init().then(
+    () => true,
+    (e) => {
+      if (e?.code == "UNSUPPORTED_ENVIRONMENT") return false;
+      ready = null; // a failed download may work on the next mount
+      throw e;
+    },
+  );
+  return ready;
+}
+
+/** `{ code, message, status? }`, as `chathub:statechange` reports errors. */
+function errorOf(e, code = "WIDGET_LOAD") {
+  const out = { code: e?.code ?? code, message: e?.message ?? String(e) };
+  if (typeof e?.status == "number") out.status = e.status;
+  return out;
+}
+
+const sameError = (a, b) => a === b || (a != null && b != null && a.code == b.code && a.message == b.message && a.status === b.status);
+const time = (d) => (d ? d.getTime() : undefined);
+
+// Element values (a `container` element) get an id of their own in the key.
+const ids = new WeakMap();
+let nextId = 0;
+
+/**
+ * A key that two equal option objects share: JSON with object keys
+ * sorted and elements by identity. Equal options keep their chat; a
+ * different key (another org, another fallback text) re-creates it.
+ */
+export function optionsKey(options) {
+  return JSON.stringify(options ?? null, function (_key, value) {
+    if (typeof Element == "function" && value instanceof Element) {
+      if (!ids.has(value)) ids.set(value, ++nextId);
+      return { "\u0000element": ids.get(value) };
+    }
+    if (value && typeof value == "object" && !Array.isArray(value)) {
+      const sorted = {};
+      for (const k of Object.keys(value).sort()) sorted[k] = value[k];
+      return sorted;
+    }
+    return value;
+  });
+}
+
+/** What an adapter shows before its chat starts (and during SSR). */
+export const IDLE = Object.freeze({ state: "idle", error: null, expiresAt: undefined });
+
+/**
+ * Starts one chat with `options`: a handle on the page's manager for its
+ * org, or the contact box where WebAssembly cannot run. `emit(snapshot)`
+ * receives `{ state, error, expiresAt }` each time one of them changes,
+ * never after `destroy()`. Returns `{ refresh(), destroy() }`.
+ */
+export function startChat(options, emit) {
+  let snap = { state: "loading", error: null, expiresAt: undefined };
+  let handle = null;
+  let box = null;
+  let done = false;
+  const org = options?.org ?? null;
+
+  const set = (next) => {
+    if (done) return;
+    next = { ...snap, ...next };
+    if (next.state == snap.state && sameError(next.error, snap.error) && time(next.expiresAt) === time(snap.expiresAt)) return;
+    snap = next;
+    emit(snap);
+  };
+  const onEvent = (e) => {
+    const d = e.detail;
+    if (!handle || (d?.org ?? null) !== org) return;
+    set({ state: d.state, error: d.error ?? null, expiresAt: handle.expiresAt });
+  };
+  addEventListener(EVENT, onEvent);
+  emit(snap);
+
+  const started = load()
+    .then(async (wasm) => {
+      if (done) return;
+      if (!wasm) {
+        // No WebAssembly here: the same contact box, without the loader.
+        const { showFallback } = await import("./fallback.js");
+        if (done) return;
+        const error = { code: "UNSUPPORTED_ENVIRONMENT", message: "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval')" };
+        try {
+          box = showFallback({ fallback: options.fallback, container: options.container, nonce: options.nonce });
+        } catch (e) {
+          return set({ state: "idle", error: errorOf(e) });
+        }
+        return set({ state: "fallback", error });
+      }
+      try {
+        handle = new WidgetTokenManager(options);
+      } catch (e) {
+        // INVALID_OPTIONS, CONFLICTING_INSTANCE: nothing runs; `error` says why.
+        return set({ state: "idle", error: errorOf(e) });
+      }
+      set({ state: handle.state, expiresAt: handle.expiresAt });
+      try {
+        await handle.initialize();
+        set({ state: handle.state, error: null, expiresAt: handle.expiresAt });
+      } catch (e) {
+        // The manager shows its contact box and retries in the background;
+        // its statechange event has already reported the error.
+        set({ state: handle.state, error: snap.error ?? errorOf(e), expiresAt: handle.expiresAt });
+      }
+    })
+    .catch((e) => {
+      // init() could not load the .wasm (a 404, a network error).
+      set({ state: "idle", error: errorOf(e, "WIDGET_LOAD") });
+    });
+
+  return {
+    /** A new token now; resolves when the round ends (its outcome is in the snapshot). */
+    refresh() {
+      return started.then(async () => {
+        if (done || !handle) return;
+        try {
+          await handle.refreshToken();
+        } catch (e) {
+          if (!snap.error) set({ state: handle.state, error: errorOf(e) });
+        }
+      });
+    },
+    /** Releases this chat's handle (the widget goes with the last one), its box and its listener. */
+    destroy() {
+      if (done) return;
+      done = true;
+      removeEventListener(EVENT, onEvent);
+      handle?.destroy();
+      handle = null;
+      box?.remove();
+      box = null;
+    },
+  };
+}

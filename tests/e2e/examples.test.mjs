@@ -1,0 +1,363 @@
+// The example apps (www/examples/react, www/examples/vue) end to end, each
+// built from the `npm pack` tarball as a user's project would be:
+//
+//   1. pack pkg/ into target/chathub-loader-<version>.tgz (the examples
+//      depend on it by a file: path);
+//   2. per example: `npm ci` (skipped when package.json, package-lock.json
+//      and the tarball are unchanged since the last install), `vite build`
+//      (React in development mode, so <StrictMode> double-mounts);
+//   3. serve its dist/ with `chathub-token-server dev --www dist` (token
+//      endpoint, stand-in widget and admin knobs on the same origin) and
+//      drive it in headless Chromium:
+//
+//   mount (StrictMode)        the panel appears with a token: one tag, one
+//                             evaluation, at most one extra token request
+//   equal options again       no new token request, no new evaluation
+//   forced refresh            the widget evaluates again with a new token,
+//                             one panel, one tag, one request
+//   another org               the chat is re-created for that org, one tag
+//   navigate away (unmount)   no tag, no panel, no status or fallback
+//                             element, the page's listeners on window and
+//                             document as before the chat (DevTools protocol)
+//   backend down at start     one contact box; "Try again" after the backend
+//                             recovers brings the chat
+//   no WebAssembly            (a CSP without 'wasm-unsafe-eval') the contact
+//                             box from showFallback(), state "fallback",
+//                             error UNSUPPORTED_ENVIRONMENT; gone on unmount
+//
+// Every step also checks: nothing uncaught, no token in the console.
+// Needs `make pkg` and `cargo build -p chathub-token-server` first (the
+// Makefile's examples-test target does both). Prints the install, build
+// and test time of each example. No test framework: exit code 0 or 1.
+
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { chromium } from "playwright-core";
+import { root, startDevServer } from "./dev-server.mjs";
+
+const STEP_TIMEOUT = 20_000;
+const EXAMPLES = [
+  // React's development build: StrictMode mounts, unmounts and mounts again.
+  { name: "react", buildArgs: ["--mode", "development"], env: { NODE_ENV: "development" }, strictMode: true },
+  { name: "vue", buildArgs: [], env: {} },
+];
+const only = process.argv.slice(2);
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Packs pkg/ into target/; the tarball's path. */
+function pack() {
+  const version = JSON.parse(readFileSync(resolve(root, "pkg/package.json"), "utf8")).version;
+  assert(existsSync(resolve(root, "pkg/react.js")), "missing pkg/react.js (run make pkg)");
+  execFileSync("npm", ["pack", "--pack-destination", "../target", "--loglevel=error"], { cwd: resolve(root, "pkg"), stdio: ["ignore", "ignore", "inherit"] });
+  return resolve(root, `target/chathub-loader-${version}.tgz`);
+}
+
+/** npm ci unless nothing changed since the last one; "npm ci" or "reused". */
+function install(dir, tarball) {
+  const manifest = JSON.parse(readFileSync(resolve(dir, "package.json"), "utf8"));
+  const wanted = resolve(dir, manifest.dependencies["chathub-loader"].replace(/^file:/, ""));
+  assert(wanted === tarball, `${dir}/package.json depends on ${wanted}, but npm pack made ${tarball}: update the file: path`);
+  const lock = JSON.parse(readFileSync(resolve(dir, "package-lock.json"), "utf8"));
+  // With an integrity in the lock, npm installs its cached copy of an
+  // older tarball of the same name: the lock must not have one.
+  assert(
+    !lock.packages["node_modules/chathub-loader"]?.integrity,
+    `${dir}/package-lock.json has an "integrity" for chathub-loader: delete that line (npm would install a stale cached copy of the tarball)`,
+  );
+  const hash = createHash("sha256");
+  for (const f of [resolve(dir, "package.json"), resolve(dir, "package-lock.json"), tarball]) hash.update(readFileSync(f));
+  const stamp = hash.digest("hex");
+  const stampFile = resolve(dir, "node_modules/.chathub-example-stamp");
+  if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return "reused";
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"] });
+  // The package is the tarball just packed: a copy (not a link into pkg/),
+  // byte for byte what make pkg built.
+  const installed = resolve(dir, "node_modules/chathub-loader");
+  assert(!lstatSync(installed).isSymbolicLink(), `${installed} is a link, not an install of the tarball`);
+  for (const f of ["chathub_loader.js", "chathub_loader_bg.wasm", "react.js", "vue.js"]) {
+    assert(readFileSync(resolve(installed, f)).equals(readFileSync(resolve(root, "pkg", f))), `${installed}/${f} differs from pkg/${f}`);
+  }
+  writeFileSync(stampFile, stamp);
+  return "npm ci";
+}
+
+function build(dir, example) {
+  execFileSync(resolve(dir, "node_modules/.bin/vite"), ["build", "--logLevel", "warn", ...example.buildArgs], {
+    cwd: dir,
+    env: { ...process.env, ...example.env },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+}
+
+/**
+ * The listeners on window and document of the page's own scripts (those
+ * served from `base`: the app, the loader, the widget), from the DevTools
+ * protocol, as sorted strings. Playwright's injected scripts have no URL
+ * and add listeners of their own as the test drives the page: left out.
+ */
+async function pageListeners(pg, base) {
+  const cdp = await pg.context().newCDPSession(pg);
+  const urls = new Map();
+  cdp.on("Debugger.scriptParsed", (e) => urls.set(e.scriptId, e.url));
+  const out = [];
+  try {
+    await cdp.send("Debugger.enable"); // reports every script already parsed
+    for (const target of ["window", "document"]) {
+      const { result } = await cdp.send("Runtime.evaluate", { expression: target });
+      const { listeners } = await cdp.send("DOMDebugger.getEventListeners", { objectId: result.objectId, depth: 0 });
+      for (const l of listeners) {
+        const url = urls.get(l.scriptId) ?? "";
+        if (!url.startsWith(base)) continue;
+        out.push(`${target} ${l.type}${l.useCapture ? " (capture)" : ""} from ${url.slice(base.length)}:${l.lineNumber + 1}:${l.columnNumber + 1}`);
+      }
+      await cdp.send("Runtime.releaseObject", { objectId: result.objectId });
+    }
+    await cdp.send("Debugger.disable");
+  } finally {
+    await cdp.detach();
+  }
+  return out.sort();
+}
+
+async function runExample(browser, example, server) {
+  const results = { passed: 0, failed: 0 };
+  const { base, admin } = server;
+
+  /** One step in a fresh browser context, the dev server reset first. */
+  async function step(name, path, check, { csp } = {}) {
+    await admin("reset");
+    const ctx = await browser.newContext();
+    const pg = await ctx.newPage();
+    if (csp) {
+      // The app's page with a Content-Security-Policy header.
+      await pg.route(
+        (url) => url.pathname === "/",
+        async (route) => {
+          const response = await route.fetch();
+          await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": csp } });
+        },
+      );
+    }
+    const seen = { console: [], pageErrors: [], tokenRequests: 0 };
+    pg.on("console", (m) => seen.console.push(m.text()));
+    pg.on("pageerror", (e) => seen.pageErrors.push(e.message));
+    pg.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/api/chathub/token") seen.tokenRequests += 1;
+    });
+    // Counts the adapter's own listener: StrictMode adds, removes, adds it.
+    await pg.addInitScript(() => {
+      window.__stateListeners = { added: 0, removed: 0 };
+      const add = EventTarget.prototype.addEventListener;
+      const remove = EventTarget.prototype.removeEventListener;
+      EventTarget.prototype.addEventListener = function (type, ...rest) {
+        if (this === window && type === "chathub:statechange") window.__stateListeners.added += 1;
+        return add.call(this, type, ...rest);
+      };
+      EventTarget.prototype.removeEventListener = function (type, ...rest) {
+        if (this === window && type === "chathub:statechange") window.__stateListeners.removed += 1;
+        return remove.call(this, type, ...rest);
+      };
+    });
+    try {
+      await pg.goto(base + path);
+      await check(pg, seen);
+      assert(seen.pageErrors.length === 0, `uncaught: ${seen.pageErrors.join("; ")}`);
+      const tokens = (await evaluations(pg)).map((e) => e.token).filter(Boolean);
+      const leaked = seen.console.filter((text) => tokens.some((t) => text.includes(t)));
+      assert(leaked.length === 0, `${leaked.length} console message(s) contain a token`);
+      results.passed += 1;
+      console.log(`ok   ${example.name}: ${name}`);
+    } catch (e) {
+      results.failed += 1;
+      console.log(`FAIL ${example.name}: ${name}: ${e.message}`);
+    } finally {
+      await ctx.close();
+    }
+  }
+
+  const evaluations = (pg) => pg.evaluate(() => window.__chathubWidget?.evaluations ?? []);
+  const tags = (pg) => pg.locator('script[id^="operator-chat-panel-script"]').count();
+  const panels = (pg) => pg.locator("section.operator-chat-panel").count();
+  const state = (pg, value) => pg.locator("#state", { hasText: new RegExp(`^${value}$`) }).waitFor({ timeout: STEP_TIMEOUT });
+  const connected = (pg, org = "default") =>
+    pg.locator(`#operator-chat-panel-${org} [data-role="status"]`, { hasText: /^Connected$/ }).waitFor({ timeout: STEP_TIMEOUT });
+  const until = (pg, fn, arg) => pg.waitForFunction(fn, arg, { timeout: STEP_TIMEOUT });
+
+  await step("mount: the panel appears with a token, one tag, one evaluation", "/#/", async (pg, seen) => {
+    await state(pg, "ready");
+    await connected(pg);
+    const evals = await evaluations(pg);
+    assert(evals.length === 1, `widget evaluations: ${evals.length}`);
+    assert(evals[0].token.split(".").length === 3, "the widget did not get a JWT");
+    assert((await tags(pg)) === 1, "one widget tag");
+    assert((await panels(pg)) === 1, "one panel");
+    assert(seen.tokenRequests >= 1 && seen.tokenRequests <= 2, `token requests: ${seen.tokenRequests} (at most one extra)`);
+    assert((await pg.locator("#expires").textContent()) !== "–", "expiresAt is shown");
+    assert((await pg.locator("#error").textContent()) === "none", "no error");
+    const listeners = await pg.evaluate(() => window.__stateListeners);
+    if (example.strictMode) {
+      // StrictMode's mount → unmount → mount really happened.
+      assert(listeners.added === 2 && listeners.removed === 1, `statechange listeners added/removed: ${JSON.stringify(listeners)}`);
+    } else {
+      assert(listeners.added === 1 && listeners.removed === 0, `statechange listeners added/removed: ${JSON.stringify(listeners)}`);
+    }
+  });
+
+  await step("equal options again keep the chat; a forced refresh evaluates the widget with a new token, one panel", "/#/", async (pg, seen) => {
+    await state(pg, "ready");
+    await connected(pg);
+    // Record every state the page shows from here on.
+    await pg.evaluate(() => {
+      window.__states = [];
+      new MutationObserver(() => window.__states.push(document.querySelector("#state").textContent)).observe(
+        document.querySelector("#state"),
+        { childList: true, characterData: true, subtree: true },
+      );
+    });
+    const requests = seen.tokenRequests;
+    for (let i = 1; i <= 3; i += 1) {
+      await pg.click("#rerender");
+      await pg.locator("#renders", { hasText: new RegExp(`^${i}$`) }).waitFor({ timeout: STEP_TIMEOUT });
+    }
+    await admin("flush-token-cache"); // else the dev server hands out its cached token again
+    const before = await evaluations(pg);
+    await pg.click("#refresh");
+    await until(pg, (n) => (window.__chathubWidget?.evaluations ?? []).length > n, before.length);
+    await state(pg, "ready");
+    await connected(pg);
+    const after = await evaluations(pg);
+    assert(after.length === before.length + 1, `evaluations: ${before.length} → ${after.length}`);
+    const [prev, last] = [before.at(-1), after.at(-1)];
+    assert(last.token !== prev.token, "the refresh gave the widget the same token");
+    assert(last.url !== prev.url, "the widget's module URL did not change");
+    assert(seen.tokenRequests === requests + 1, `token requests for the re-renders and the refresh: ${seen.tokenRequests - requests}, expected 1`);
+    assert((await tags(pg)) === 1, "one widget tag");
+    assert((await panels(pg)) === 1, "one panel");
+    const states = await pg.evaluate(() => window.__states);
+    assert(!states.includes("loading") && !states.includes("idle"), `the chat was re-created: ${states.join(" → ")}`);
+  });
+
+  await step("another org re-creates the chat for that org, one tag", "/#/", async (pg) => {
+    await state(pg, "ready");
+    await pg.selectOption("#org", "support");
+    await pg.locator('#operator-chat-panel-support [data-role="operator"]', { hasText: "Ivan Petrenko" }).waitFor({ timeout: STEP_TIMEOUT });
+    await state(pg, "ready");
+    assert((await pg.locator("script#operator-chat-panel-script-support").count()) === 1, "the support org's tag");
+    assert((await tags(pg)) === 1, "one widget tag");
+    assert((await panels(pg)) === 1, "one panel");
+    const orgs = (await evaluations(pg)).map((e) => e.org);
+    assert(orgs.at(-1) === "support", `the last evaluation's org: ${orgs.at(-1)}`);
+  });
+
+  await step("navigating away unmounts: no tag, panel, status, box or listener of ours left", "/#/about", async (pg) => {
+    await pg.locator("#about").waitFor({ timeout: STEP_TIMEOUT });
+    // Navigation by the links' own click(): Playwright's pg.click() adds
+    // listeners of its own to window, which would blur the comparison.
+    const follow = (id) => pg.evaluate((id) => document.getElementById(id).click(), id);
+    const baseline = await pageListeners(pg, base);
+    await follow("to-chat");
+    await state(pg, "ready");
+    await connected(pg);
+    const during = await pageListeners(pg, base);
+    assert(during.some((l) => l.startsWith("window chathub:statechange")), "the measurement sees the adapter's listener");
+    await follow("to-about");
+    await pg.locator("#about").waitFor({ timeout: STEP_TIMEOUT });
+    await until(pg, () => !document.querySelector('script[id^="operator-chat-panel-script"]'));
+    assert((await panels(pg)) === 0, "the widget's panel is gone");
+    for (const sel of [".chathub-loader-status", ".chathub-loader-fallback"]) assert((await pg.locator(sel).count()) === 0, `no ${sel}`);
+    const after = await pageListeners(pg, base);
+    const extra = after.filter((l, i) => after.indexOf(l) === i && after.filter((x) => x === l).length > baseline.filter((x) => x === l).length);
+    const missing = baseline.filter((l) => !after.includes(l));
+    assert(extra.length === 0 && missing.length === 0, `listeners left: ${extra.join(", ") || "none"}; gone: ${missing.join(", ") || "none"}`);
+    assert(during.length > baseline.length, "the chat had listeners of its own while mounted");
+  });
+
+  await step("backend down at start: one contact box; \"Try again\" recovers after the backend does", "/#/about", async (pg) => {
+    await admin("fail", { count: 100000, status: 503 });
+    await admin("flush-token-cache");
+    await pg.click("#to-chat");
+    const box = pg.locator(".chathub-loader-fallback");
+    await box.waitFor({ state: "visible", timeout: STEP_TIMEOUT * 2 });
+    await state(pg, "fallback");
+    assert((await box.count()) === 1, `contact boxes: ${await box.count()}`);
+    assert((await pg.locator(".chathub-loader-status").count()) === 0, "no loading status beside the box");
+    assert((await box.textContent()).includes("support@example.com"), "the example's contact e-mail");
+    assert(/^(TOKEN_|UPSTREAM)/.test(await pg.locator("#error").textContent()), "the error code is shown");
+    assert((await tags(pg)) === 0, "no widget tag");
+    await admin("recover");
+    await box.getByRole("button").click();
+    await state(pg, "ready");
+    await connected(pg);
+    assert((await box.count()) === 0, "the box is gone");
+    assert((await tags(pg)) === 1 && (await panels(pg)) === 1, "one tag, one panel");
+    assert((await pg.locator("#error").textContent()) === "none", "the error is cleared");
+  });
+
+  await step(
+    "no WebAssembly (a CSP without 'wasm-unsafe-eval'): the contact box, state fallback; unmounting removes it",
+    "/#/",
+    async (pg, seen) => {
+      const box = pg.locator(".chathub-loader-fallback");
+      await box.waitFor({ state: "visible", timeout: STEP_TIMEOUT });
+      await state(pg, "fallback");
+      assert((await pg.locator("#error").textContent()) === "UNSUPPORTED_ENVIRONMENT", "the error code is shown");
+      assert((await box.count()) === 1, `contact boxes: ${await box.count()}`);
+      assert((await box.textContent()).includes("support@example.com"), "the example's contact e-mail");
+      assert(seen.tokenRequests === 0 && (await tags(pg)) === 0, "no token request, no widget tag");
+      await pg.evaluate(() => document.getElementById("to-about").click());
+      await pg.locator("#about").waitFor({ timeout: STEP_TIMEOUT });
+      assert((await box.count()) === 0, "the box went with the component");
+    },
+    { csp: "script-src 'self'" },
+  );
+
+  return results;
+}
+
+let failed = false;
+let passed = 0;
+let failedSteps = 0;
+let browser;
+const times = [];
+try {
+  const tarball = pack();
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  for (const example of EXAMPLES) {
+    if (only.length && !only.includes(example.name)) continue;
+    const dir = resolve(root, "www/examples", example.name);
+    let t = Date.now();
+    const how = install(dir, tarball);
+    const installMs = Date.now() - t;
+    t = Date.now();
+    build(dir, example);
+    const buildMs = Date.now() - t;
+    t = Date.now();
+    const server = await startDevServer({ www: resolve(dir, "dist") });
+    let results;
+    try {
+      results = await runExample(browser, example, server);
+    } finally {
+      await server.stop();
+    }
+    const e2eMs = Date.now() - t;
+    times.push(`${example.name}: install ${seconds(installMs)} (${how}), build ${seconds(buildMs)}, e2e ${seconds(e2eMs)} (${results.passed} passed, ${results.failed} failed)`);
+    passed += results.passed;
+    failedSteps += results.failed;
+    if (results.failed) failed = true;
+  }
+} catch (e) {
+  failed = true;
+  console.log(`FAIL ${e.message}`);
+} finally {
+  await browser?.close();
+}
+for (const line of times) console.log(`examples: ${line}`);
+if (failed) console.log("examples: FAILED");
+console.log(`examples: ${passed} passed, ${failedSteps} failed`);
+process.exit(failed ? 1 : 0);
