@@ -5,7 +5,9 @@
 //   BENCH_RUNS=30          page loads per variant and condition
 //   BENCH_CYCLES=1000      refresh cycles of the memory part
 //   BENCH_WRK_SECONDS=20   duration of each wrk run
-//   BENCH_ONLY=size,page,memory,requests,server,server_fault   run only these parts
+//   BENCH_TRIGGER_RUNS=10  page loads per load-trigger condition
+//   BENCH_ONLY=size,page,page_trigger,memory,requests,server,server_fault   run only these parts
+//   (page includes page_trigger)
 //   (server_fault has its own knobs: see bench/server_fault.mjs)
 import fs from "node:fs";
 import os from "node:os";
@@ -29,7 +31,10 @@ const CONCURRENT = 20;
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS || 20);
 const WRK_CONNECTIONS = 256;
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
-const want = (part) => !ONLY || ONLY.has(part);
+const TRIGGER_RUNS = Number(process.env.BENCH_TRIGGER_RUNS || 10);
+// How long a trigger page is watched after its `load` without any interaction.
+const TRIGGER_WINDOW_MS = 2000;
+const want = (part) => !ONLY || ONLY.has(part) || (part === "page_trigger" && ONLY.has("page"));
 const started = Date.now();
 fs.mkdirSync(OUT, { recursive: true });
 
@@ -47,6 +52,11 @@ const results = {
     cold_100ms: { loader_p50: null, loader_p95: null, baseline_p50: null, baseline_p95: null },
     warm_100ms: { loader_p50: null, loader_p95: null, baseline_p50: null, baseline_p95: null },
   },
+  // Per load-trigger condition, before the trigger (TRIGGER_WINDOW_MS after
+  // load, no interaction): bytes fetched (response bodies, the document
+  // excluded), requests, main-thread task time, token requests; then the
+  // trigger and the ms until the widget tag (see triggerCost).
+  page_trigger: { runs: null, window_ms: null, conditions: null },
   memory: { cycles: null, heap_growth_pct: null, dom_nodes_growth: null, listeners_growth: null, wasm_memory_growth_bytes: null },
   requests: { concurrent_initializers: null, token_requests: null },
   server: { rps: null, p99_ms: null, baseline_rps: null, baseline_p99_ms: null, upstream_token_calls: null, clients: null },
@@ -171,6 +181,97 @@ async function pageCost(browser, origin) {
   extra.long_tasks_loader_ms = longTasks.loader;
   extra.long_tasks_baseline = longTasks.baseline.length;
   fs.writeFileSync(path.join(OUT, "page-samples.json"), JSON.stringify({ samples, longTasks }, null, 1));
+}
+
+// ---------------------------------------------------------------- load triggers
+// What a load trigger saves on the page before it fires. Each condition is
+// a first visit (new context) of the same small page, watched for
+// TRIGGER_WINDOW_MS after `load` without any interaction; then the trigger
+// is pulled (a click, or scrolling the container into view) and the time
+// until the widget tag is in the document is taken.
+const TRIGGER_CONDITIONS = [
+  { name: "no chat (the page alone)", key: "none", path: "/none.html" },
+  { name: "npm, trigger eager", key: "npm_eager", path: "/trigger.html?trigger=eager" },
+  { name: "npm, trigger idle", key: "npm_idle", path: "/trigger.html?trigger=idle" },
+  { name: "npm, trigger visible (below the fold)", key: "npm_visible", path: "/trigger.html?trigger=visible&fold=1", pull: "scroll" },
+  { name: "npm, trigger interaction", key: "npm_interaction", path: "/trigger.html?trigger=interaction", pull: "click" },
+  { name: "auto.js, data-trigger eager", key: "auto_eager", path: "/auto.html?trigger=eager" },
+  { name: "auto.js, data-trigger interaction", key: "auto_interaction", path: "/auto.html?trigger=interaction", pull: "click" },
+];
+
+async function triggerRun(browser, origin, c) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Performance.enable");
+  await page.goto(origin + c.path, { waitUntil: "load", timeout: 15000 });
+  await sleep(TRIGGER_WINDOW_MS);
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+  const before = await page.evaluate(() => {
+    const kind = (name) => {
+      const p = new URL(name).pathname;
+      if (p.endsWith(".wasm")) return "wasm";
+      if (p.endsWith("/chathub_loader.js")) return "glue";
+      if (p.endsWith("/auto.js")) return "auto";
+      if (p.startsWith("/api/chathub/token")) return "token";
+      if (p.startsWith("/widget/")) return "widget";
+      return "other";
+    };
+    const byKind = {};
+    let bytes = 0;
+    let requests = 0;
+    let tokenAt = null;
+    for (const e of performance.getEntriesByType("resource")) {
+      const k = kind(e.name);
+      byKind[k] = (byKind[k] || 0) + e.encodedBodySize;
+      bytes += e.encodedBodySize;
+      requests++;
+      if (k == "token" && tokenAt == null) tokenAt = e.startTime;
+    }
+    return { bytes, requests, byKind, tokenAt, tagAt: window.__bench.tagAt, error: window.__bench.error };
+  });
+  let fireToTag = null;
+  if (c.pull) {
+    if (c.pull === "click") await page.mouse.click(5, 5);
+    else await page.evaluate(() => document.getElementById("chat").scrollIntoView());
+    await page.waitForFunction(() => window.__bench.tagAt != null && window.__bench.inputAt != null, null, { timeout: 15000, polling: 10 });
+    fireToTag = await page.evaluate(() => window.__bench.tagAt - window.__bench.inputAt);
+  }
+  await ctx.close();
+  if (before.error) throw new Error(`${c.path}: ${before.error}`);
+  return { ...before, taskMs: m.TaskDuration * 1000, scriptMs: m.ScriptDuration * 1000, fireToTag };
+}
+
+async function triggerCost(browser, bench) {
+  const samples = Object.fromEntries(TRIGGER_CONDITIONS.map((c) => [c.key, []]));
+  await triggerRun(browser, bench.origin, TRIGGER_CONDITIONS[1]); // warm-up, not recorded
+  for (let i = 0; i < TRIGGER_RUNS; i++) {
+    const order = i % 2 ? [...TRIGGER_CONDITIONS].reverse() : TRIGGER_CONDITIONS;
+    for (const c of order) samples[c.key].push(await triggerRun(browser, bench.origin, c));
+    if ((i + 1) % 5 === 0) log(`page_trigger: ${i + 1}/${TRIGGER_RUNS} runs`);
+  }
+  const p50 = (xs) => quantile(xs.filter((x) => x != null), 0.5);
+  const conditions = {};
+  for (const c of TRIGGER_CONDITIONS) {
+    const s = samples[c.key];
+    const kinds = [...new Set(s.flatMap((r) => Object.keys(r.byKind)))].sort();
+    conditions[c.key] = {
+      name: c.name,
+      bytes_p50: p50(s.map((r) => r.bytes)),
+      requests_p50: p50(s.map((r) => r.requests)),
+      bytes_by_kind_p50: Object.fromEntries(kinds.map((k) => [k, p50(s.map((r) => r.byKind[k] || 0))])),
+      main_thread_ms_p50: r1(p50(s.map((r) => r.taskMs))),
+      script_ms_p50: r1(p50(s.map((r) => r.scriptMs))),
+      token_requested_runs: s.filter((r) => r.tokenAt != null).length,
+      token_at_ms_p50: r1(p50(s.map((r) => r.tokenAt))),
+      tag_before_trigger_runs: s.filter((r) => r.tagAt != null).length,
+      fire_to_tag_ms_p50: c.pull ? r1(p50(s.map((r) => r.fireToTag))) : null,
+      fire_to_tag_ms_p95: c.pull ? r1(quantile(s.map((r) => r.fireToTag).filter((x) => x != null), 0.95)) : null,
+    };
+  }
+  Object.assign(results.page_trigger, { runs: TRIGGER_RUNS, window_ms: TRIGGER_WINDOW_MS, conditions });
+  fs.writeFileSync(path.join(OUT, "page-trigger-samples.json"), JSON.stringify(samples, null, 1));
 }
 
 async function metrics(cdp, page) {
@@ -478,6 +579,36 @@ function report(m) {
   out.push(
     `Long tasks (>50 ms) on loader pages: ${fmt(p.long_tasks)}${extra.long_tasks_loader_ms?.length ? ` (${extra.long_tasks_loader_ms.join(", ")} ms)` : ""} (goal 0); on baseline pages: ${fmt(extra.long_tasks_baseline)}`,
   );
+  const pt = results.page_trigger;
+  if (pt.conditions) {
+    out.push("");
+    out.push(
+      `Load triggers: the first ${pt.window_ms} ms after load without interaction (${pt.runs} first visits each, interleaved; p50; bytes are response bodies, uncompressed, the HTML excluded; main thread = CDP TaskDuration from navigation)`,
+    );
+    const kb = (b) => (b == null ? "n/a" : (b / 1024).toFixed(1));
+    out.push(
+      table(
+        Object.values(pt.conditions).map((c) => [
+          c.name,
+          kb(c.bytes_p50),
+          fmt(c.requests_p50),
+          fmt(c.main_thread_ms_p50),
+          fmt(c.script_ms_p50),
+          `${c.token_requested_runs}/${pt.runs}`,
+          fmt(c.token_at_ms_p50),
+          c.fire_to_tag_ms_p50 == null ? "" : `${c.fire_to_tag_ms_p50} / ${c.fire_to_tag_ms_p95}`,
+        ]),
+        ["condition", "KiB fetched", "requests", "main thread ms", "script ms", "token requested", "token at ms", "trigger → tag ms p50 / p95"],
+      ),
+    );
+    out.push(
+      "(KiB by kind, p50: " +
+        Object.values(pt.conditions)
+          .map((c) => `${c.name}: ${Object.entries(c.bytes_by_kind_p50).map(([k, v]) => `${k} ${kb(v)}`).join(", ") || "none"}`)
+          .join("; ") +
+        ")",
+    );
+  }
   out.push("");
   out.push(`Memory: ${fmt(me.cycles)} forced refreshToken() cycles on one manager (reload "module"), after ${WARMUP_CYCLES} warm-up cycles`);
   const mb = extra.memory?.before;
@@ -564,7 +695,7 @@ await part("size", size);
 
 let browser = null;
 let bench = null;
-if (["page", "memory", "requests"].some(want)) {
+if (["page", "page_trigger", "memory", "requests"].some(want)) {
   try {
     if (!fs.existsSync(path.join(PKG, "chathub_loader_bg.wasm"))) throw new Error("pkg/ is not built (make pkg)");
     browser = await launch();
@@ -572,12 +703,13 @@ if (["page", "memory", "requests"].some(want)) {
     bench = await startBenchServer({ pkgDir: PKG });
   } catch (e) {
     const why = String(e.message || e).split("\n")[0];
-    for (const p of ["page", "memory", "requests"]) if (want(p)) skipped.push([p, `browser: ${why}`]);
+    for (const p of ["page", "page_trigger", "memory", "requests"]) if (want(p)) skipped.push([p, `browser: ${why}`]);
     log(`browser parts could not run: ${why}`);
   }
 }
 if (browser && bench) {
   await part("page", () => pageCost(browser, bench.origin));
+  await part("page_trigger", () => triggerCost(browser, bench));
   await part("memory", () => memory(browser, bench.origin));
   await part("requests", () => requests(browser, bench));
   await browser.close();

@@ -3,6 +3,9 @@
 // stand-in widget module and a token endpoint whose delay the bench sets.
 //
 //   GET /loader.html, /baseline.html, /memory.html, /requests.html
+//   GET /trigger.html?trigger=T[&fold=1], /auto.html?trigger=T, /none.html
+//                                       (the load-trigger conditions; fold:
+//                                       the container below the fold)
 //   GET /pkg/<file>                     (cacheable, like a versioned asset)
 //   GET /widget/widget-script.js[?...]  (trivial ES module, cacheable)
 //   GET /api/chathub/token[?delay=MS][&org=KEY]
@@ -41,7 +44,11 @@ export function makeToken(lifetimeSec = 3600) {
 const PROBE = `<script>
 (() => {
   const w = window;
-  w.__bench = { tagAt: null, longTasks: [], done: false, error: null };
+  w.__bench = { tagAt: null, inputAt: null, longTasks: [], done: false, error: null };
+  // When the visitor first did something (the "interaction" and
+  // "visible" triggers' moment), in the capture phase, before the loader.
+  for (const t of ["pointerdown", "keydown", "scroll"])
+    addEventListener(t, () => (w.__bench.inputAt ??= performance.now()), { capture: true, passive: true });
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) w.__bench.longTasks.push(Math.round(e.duration));
@@ -132,6 +139,49 @@ ${BODY}
 </body></html>`;
 }
 
+// The load-trigger conditions (make bench, "page_trigger"): the same page
+// with the npm package and its preload hints for the glue and the .wasm (no
+// token preload: a trigger defers the token, and a preloaded token that is
+// never used is a wasted backend call), `trigger` as given; `fold` puts
+// the container three viewports down. The page never interacts by itself.
+function triggerPage(trigger, fold) {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>bench: trigger ${trigger}</title>
+${PROBE}
+<link rel="modulepreload" href="/pkg/chathub_loader.js">
+<link rel="preload" href="/pkg/chathub_loader_bg.wasm" as="fetch" type="application/wasm" crossorigin>
+</head><body>
+${fold ? '<div style="height:300vh"></div>' : ""}${BODY}
+<script type="module">
+  import init, { WidgetTokenManager } from "/pkg/chathub_loader.js";
+  try {
+    await init();
+    await new WidgetTokenManager({ tokenUrl: "/api/chathub/token", widgetSrc: "${WIDGET_SRC}", container: "#chat", trigger: "${trigger}" }).initialize();
+  } catch (e) { window.__bench.error = String(e && (e.code || e.message) || e); }
+  window.__bench.done = true;
+</script>
+</body></html>`;
+}
+
+// The same with the one-tag entry (auto.js): it waits for the trigger
+// before it imports the glue and the .wasm.
+function autoPage(trigger) {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>bench: auto ${trigger}</title>
+${PROBE}
+</head><body>
+${BODY}
+<script type="module" src="/pkg/auto.js" data-token-url="/api/chathub/token" data-widget-src="${WIDGET_SRC}" data-container="#chat" data-trigger="${trigger}"></script>
+</body></html>`;
+}
+
+// The page without any chat: the floor.
+function nonePage() {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>bench: no chat</title>
+${PROBE}
+</head><body>
+${BODY}
+</body></html>`;
+}
+
 // Trivial stand-in widget: no DOM, no listeners, counts its evaluations.
 const WIDGET_JS = `const w = window;
 w.__widgetEvaluations = (w.__widgetEvaluations || 0) + 1;
@@ -159,6 +209,10 @@ export function startBenchServer({ pkgDir, port = 0 } = {}) {
     }
     if (p === "/loader.html") return send(200, TYPES[".html"], loaderPage(delay), "no-cache");
     if (p === "/baseline.html") return send(200, TYPES[".html"], baselinePage(delay), "no-cache");
+    const trigger = (url.searchParams.get("trigger") || "eager").replace(/[^a-z]/g, "");
+    if (p === "/trigger.html") return send(200, TYPES[".html"], triggerPage(trigger, url.searchParams.has("fold")), "no-cache");
+    if (p === "/auto.html") return send(200, TYPES[".html"], autoPage(trigger), "no-cache");
+    if (p === "/none.html") return send(200, TYPES[".html"], nonePage(), "no-cache");
     if (p === "/driven.html") return send(200, TYPES[".html"], drivenPage("driven"), "no-cache");
     if (p === WIDGET_SRC) return send(200, TYPES[".js"], WIDGET_JS, "public, max-age=3600");
     if (p.startsWith("/pkg/")) {

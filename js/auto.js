@@ -38,7 +38,7 @@ function report(code, message) {
   console.error(`${PREFIX}: ${code}: ${message}`);
 }
 
-/** Resolves when the trigger fires (see the README's load triggers). */
+/** Resolves when the trigger fires (the semantics of `waitTrigger` in dom.js, which the glue uses for the constructor's `trigger`). */
 function triggered(trigger, options) {
   return new Promise((fire) => {
     if (trigger == "idle") {
@@ -84,6 +84,10 @@ function load() {
 
 async function start(tag) {
   const options = optionsOf(tag);
+  // Waited for here, before the glue and the .wasm are imported (the
+  // constructor's own `trigger` would only wait after both are fetched and
+  // compiled), and not passed on: the manager would wait a second time
+  // (a second interaction, another idle period).
   const trigger = options.trigger ?? "eager";
   delete options.trigger;
   if (!TRIGGERS.includes(trigger))

@@ -267,11 +267,51 @@ export function watchPage(doc, win, check, signal, widgetSrc) {
   };
 }
 
-/** Calls `f()` on each `type` event of `target`; returns the remover. */
-export function listen(target, type, f) {
+/**
+ * Waits for a load trigger (see src/trigger.rs): `kind` 1, idle
+ * (requestIdleCallback with a 5 s timeout; where it is missing, as in
+ * Safari, 200 ms after the page's `load`); 2, visible (`target`, an element
+ * or a selector, intersects the viewport; at once without one: the default
+ * container, document.body); 3, interaction (the first pointerdown, keydown,
+ * touchstart, scroll or wheel anywhere on the page: passive capture
+ * listeners on window). A promise that resolves when it fires, with
+ * `end()`, which ends the wait at once: every listener, observer and
+ * timer removed (idempotent), the promise resolved.
+ */
+export function waitTrigger(kind, target) {
+  let resolve;
+  const undo = [];
+  const wait = new Promise((r) => (resolve = r));
+  const fire = (wait.end = () => {
+    for (const f of undo.splice(0)) f();
+    resolve();
+  });
+  if (typeof target == "string") target = document.querySelector(target);
+  if (kind == 1) {
+    if (window.requestIdleCallback) {
+      const id = requestIdleCallback(fire, { timeout: 5000 });
+      undo.push(() => cancelIdleCallback(id));
+    } else {
+      const later = () => undo.push(clearTimeout.bind(null, setTimeout(fire, 200)));
+      if (document.readyState == "complete") later();
+      else undo.push(listen(window, "load", later));
+    }
+  } else if (kind == 2) {
+    if (!target) fire();
+    else {
+      const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && fire());
+      io.observe(target);
+      undo.push(() => io.disconnect());
+    }
+  } else for (const type of ["pointerdown", "keydown", "touchstart", "scroll", "wheel"]) undo.push(listen(window, type, fire, true));
+  return wait;
+}
+
+/** Calls `f()` on each `type` event of `target` (in the capture phase with `capture`); returns the remover. */
+export function listen(target, type, f, capture) {
   const handler = () => f();
-  target.addEventListener(type, handler, { passive: true });
-  return () => target.removeEventListener(type, handler);
+  target.addEventListener(type, handler, { passive: true, capture });
+  return () => target.removeEventListener(type, handler, { capture });
 }
 
 /**

@@ -84,16 +84,23 @@ impl WidgetTokenManager {
             // Quick attempts only for the first round: a component that
             // initializes on every mount during an outage costs one
             // request per mount, not `1 + maxRetries`.
-            state => inner.start(state == State::Idle || state == State::Loading),
+            // Before the first round, it waits for the load trigger.
+            state => inner.start(state == State::Idle || state == State::Loading, true),
         }
     }
 
     /// Gets a new token now and gives it to the widget. Concurrent calls
-    /// (and a call during `initialize()`) share one request.
+    /// (and a call during `initialize()`) share one request. Called while
+    /// `initialize()` waits for its load trigger, it is the trigger: the
+    /// load starts at once.
     #[wasm_bindgen(js_name = refreshToken, unchecked_return_type = "Promise<void>")]
     pub fn refresh_token(&self) -> Promise {
         match self.live() {
-            Some(inner) => inner.start(true),
+            Some(inner) => {
+                // Ends a wait for the load trigger: the round goes on now.
+                inner.waiting.take();
+                inner.start(true, false)
+            }
             None => Promise::reject(&LoaderError::destroyed().to_js()),
         }
     }

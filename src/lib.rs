@@ -18,6 +18,7 @@ mod signals;
 mod tag;
 mod timing;
 mod token;
+mod trigger;
 mod typescript;
 mod ui;
 mod validate;

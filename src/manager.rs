@@ -28,6 +28,7 @@ use crate::signals::Signals;
 use crate::tag::{self, Mounted};
 use crate::timing::{self, Timers};
 use crate::token::{self, Token};
+use crate::trigger::Waiting;
 use crate::ui::{self, Ui};
 
 /// The longest wait between the quick attempts of one round.
@@ -51,6 +52,8 @@ pub struct Inner {
     pub(crate) failures: Cell<u32>,
     /// Handles not yet released by their `destroy()`.
     pub(crate) handles: Cell<u32>,
+    /// The load trigger the first round waits for (see `trigger`).
+    pub(crate) waiting: Cell<Option<Waiting>>,
 }
 
 pub(crate) fn document() -> Result<Document, LoaderError> {
@@ -82,6 +85,7 @@ impl Inner {
             signals: Signals::default(),
             failures: Cell::new(0),
             handles: Cell::new(0),
+            waiting: Cell::new(None),
         })
     }
 
@@ -133,7 +137,9 @@ impl Inner {
     /// `quick`: someone waits for it (the first `initialize()`,
     /// `refreshToken()`), so it makes up to `1 + maxRetries` quick
     /// attempts, also when it joins a round that started as one attempt.
-    pub(crate) fn start(self: &Rc<Self>, quick: bool) -> Promise {
+    /// `wait`: a round started now first waits for the load trigger
+    /// (`initialize()`; see `trigger`).
+    pub(crate) fn start(self: &Rc<Self>, quick: bool, wait: bool) -> Promise {
         if self.destroyed() {
             return Promise::reject(&LoaderError::destroyed().to_js());
         }
@@ -144,7 +150,14 @@ impl Inner {
             return p;
         }
         let inner = self.clone();
+        // Listening from this call on; the promise resolves when the
+        // trigger fires, or when `refreshToken()` or `destroy()` ends the
+        // wait (then the guard below ends the round before it starts).
+        let wait = (wait && self.must_wait()).then(|| self.wait_for_trigger());
         let promise = future_to_promise(async move {
+            if let Some(fired) = wait {
+                let _ = JsFuture::from(fired).await;
+            }
             let res = lifetime::guard(inner.life.clone(), inner.clone().run()).await;
             inner.in_flight.borrow_mut().take();
             inner.quick.set(false);
@@ -158,7 +171,7 @@ impl Inner {
     /// reports: timers, page signals, the contact box's button.
     pub(crate) fn trigger(self: &Rc<Self>) {
         self.timers.clear_retry();
-        let p = self.start(false);
+        let p = self.start(false, false);
         spawn_local(async move {
             let _ = JsFuture::from(p).await;
         });
@@ -423,6 +436,8 @@ impl Inner {
         // Wakes the guarded round: it is dropped at its next poll, which
         // aborts its request (see `token::fetch_token`) and timers.
         self.life.cancel();
+        // Removes the load trigger's listeners now; its round ends unstarted.
+        self.waiting.take();
         self.timers.clear();
         self.signals.clear();
         let mounted = self.mounted.borrow_mut().take();

@@ -84,6 +84,13 @@ export interface WidgetTokenManagerOptions {
   widgetSelector?: string;
   /** Text of the loading status (default "Loading chat…"). */
   loadingText?: string;
+  /**
+   * When initialize() starts loading (the state stays "idle" until then): "eager"
+   * (default) at once; "idle" when the browser is idle; "visible" when the container
+   * scrolls into view; "interaction" at the first pointerdown, keydown, touchstart,
+   * scroll or wheel. refreshToken() starts it at once.
+   */
+  trigger?: "eager" | "idle" | "visible" | "interaction";
 }
 
 /** detail of the window event "chathub:statechange". */

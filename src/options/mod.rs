@@ -37,6 +37,7 @@ const KEYS: &[&str] = &[
     "reload",
     "widgetSelector",
     "loadingText",
+    "trigger",
 ];
 
 /// Where the loading state and the fallback render.
@@ -58,6 +59,21 @@ pub enum Reload {
     Module,
     /// Update the `token` attribute in place (for widgets that observe it).
     Attribute,
+}
+
+/// When `initialize()` starts loading (see `crate::trigger`). The numbers
+/// are what `waitTrigger` in `js/dom.js` receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// At once (the default).
+    Eager = 0,
+    /// When the browser is idle (`requestIdleCallback`, a timer without it).
+    Idle = 1,
+    /// When the container scrolls into view.
+    Visible = 2,
+    /// At the visitor's first `pointerdown`, `keydown`, `touchstart`,
+    /// `scroll` or `wheel` on the page.
+    Interaction = 3,
 }
 
 /// `fetchInit`: the parts of `RequestInit` a page may set.
@@ -147,6 +163,8 @@ pub struct Options {
     pub widget_selector: Option<String>,
     /// Text of the loading status.
     pub loading_text: String,
+    /// When `initialize()` starts loading.
+    pub trigger: Trigger,
 }
 
 impl Options {
@@ -160,7 +178,7 @@ impl Options {
 
     /// The option names whose values differ between two option sets.
     pub fn differing_keys(&self, other: &Options) -> Vec<&'static str> {
-        let pairs: [(&'static str, bool); 18] = [
+        let pairs: [(&'static str, bool); 19] = [
             ("tokenUrl", self.token_url != other.token_url),
             ("org", self.org != other.org),
             ("widgetSrc", self.widget_src != other.widget_src),
@@ -194,6 +212,7 @@ impl Options {
                 self.widget_selector != other.widget_selector,
             ),
             ("loadingText", self.loading_text != other.loading_text),
+            ("trigger", self.trigger != other.trigger),
         ];
         pairs
             .into_iter()
@@ -278,15 +297,15 @@ impl Options {
             ));
         }
 
-        let reload = match r.string("reload")?.as_deref() {
-            None | Some("module") => Reload::Module,
-            Some("attribute") => Reload::Attribute,
-            Some(other) => {
-                return Err(LoaderError::invalid(
-                    "reload",
-                    format!("must be \"module\" or \"attribute\", not \"{other}\""),
-                ))
-            }
+        let reload = match r.choice("reload", &["module", "attribute"])? {
+            0 => Reload::Module,
+            _ => Reload::Attribute,
+        };
+        let trigger = match r.choice("trigger", &["eager", "idle", "visible", "interaction"])? {
+            0 => Trigger::Eager,
+            1 => Trigger::Idle,
+            2 => Trigger::Visible,
+            _ => Trigger::Interaction,
         };
         let cross_origin = r.string("crossOrigin")?;
         if let Some(c) = &cross_origin {
@@ -337,6 +356,7 @@ impl Options {
             loading_text: r
                 .string("loadingText")?
                 .unwrap_or_else(|| "Loading chat…".into()),
+            trigger,
         })
     }
 }

@@ -57,6 +57,20 @@ impl Reader<'_> {
         }
     }
 
+    /// The index in `allowed` of the value; 0 (the default, first) when
+    /// not given; anything else is `INVALID_OPTIONS` listing `allowed`.
+    /// For top-level keys.
+    pub fn choice(&self, key: &str, allowed: &[&str]) -> Result<usize, LoaderError> {
+        let Some(s) = self.string(key)? else {
+            return Ok(0);
+        };
+        allowed.iter().position(|a| *a == s).ok_or_else(|| {
+            let mut why = String::from("must be one of ");
+            why.push_str(&list(allowed));
+            LoaderError::invalid(key, why)
+        })
+    }
+
     pub fn number(&self, key: &str, min: f64) -> Result<Option<f64>, LoaderError> {
         match self.get(key) {
             None => Ok(None),

@@ -61,6 +61,9 @@ export async function typed(): Promise<void> {
   new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { referrerPolicy: "sometimes" } });
   new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { referrerPolicy: "no-referrer", mode: "same-origin" } });
   new WidgetTokenManager({ tokenUrl: "/t", maxRetryDelayMs: 60_000, integrity: "sha384-x", crossOrigin: "anonymous" });
+  new WidgetTokenManager({ tokenUrl: "/t", trigger: "interaction" });
+  // @ts-expect-error trigger is "eager" | "idle" | "visible" | "interaction"
+  new WidgetTokenManager({ tokenUrl: "/t", trigger: "lazy" });
   // @ts-expect-error maxRetryDelayMs is a number
   new WidgetTokenManager({ tokenUrl: "/t", maxRetryDelayMs: "5m" });
 
