@@ -335,6 +335,95 @@ export function resetResourceTimings() {
   performance.clearResourceTimings();
   performance.setResourceTimingBufferSize(10000);
 }
+// Load-trigger probes for browser_triggers.rs (here, not in an inline_js
+// of its own: one more snippet module made the test runner's page load
+// stall now and then).
+const INTERACTIONS = ["pointerdown", "keydown", "touchstart", "scroll", "wheel"];
+export function dispatch(type) {
+  let e;
+  if (type == "keydown") e = new KeyboardEvent(type, { bubbles: true, key: "a" });
+  else if (type == "pointerdown") e = new PointerEvent(type, { bubbles: true });
+  else e = new Event(type, { bubbles: true });
+  (type == "scroll" ? document : document.body).dispatchEvent(e);
+}
+// The window listeners for the interaction events that are attached now
+// (an add and the matching remove, same function and capture, cancel out).
+export function trackListeners() {
+  const live = [];
+  const capture = (o) => (typeof o == "object" && o !== null ? !!o.capture : !!o);
+  window.addEventListener = function (type, f, o) {
+    if (INTERACTIONS.includes(type)) live.push([type, f, capture(o)]);
+    return EventTarget.prototype.addEventListener.call(this, type, f, o);
+  };
+  window.removeEventListener = function (type, f, o) {
+    const i = live.findIndex(([t, g, c]) => t == type && g == f && c == capture(o));
+    if (i >= 0) live.splice(i, 1);
+    return EventTarget.prototype.removeEventListener.call(this, type, f, o);
+  };
+  return {
+    count: () => live.length,
+    stop: () => {
+      delete window.addEventListener;
+      delete window.removeEventListener;
+    },
+  };
+}
+// requestIdleCallback under the test's control: it records the call and
+// runs the callback when told.
+export function stubIdle() {
+  const saved = [window.requestIdleCallback, window.cancelIdleCallback];
+  const s = { calls: 0, cancels: 0, timeout: null, cb: null };
+  window.requestIdleCallback = (cb, o) => {
+    s.calls++;
+    s.cb = cb;
+    s.timeout = o && o.timeout;
+    return 42;
+  };
+  window.cancelIdleCallback = (id) => {
+    if (id === 42) s.cancels++;
+  };
+  s.run = () => s.cb && s.cb({ didTimeout: false, timeRemaining: () => 50 });
+  s.restore = () => {
+    [window.requestIdleCallback, window.cancelIdleCallback] = saved;
+  };
+  return s;
+}
+// Safari: no requestIdleCallback at all.
+export function withoutIdle() {
+  const saved = window.requestIdleCallback;
+  window.requestIdleCallback = undefined;
+  return () => (window.requestIdleCallback = saved);
+}
+// A container far below the fold (after a spacer three viewports tall).
+export function belowTheFold(id) {
+  const spacer = document.createElement("div");
+  spacer.style.height = 3 * innerHeight + "px";
+  spacer.id = id + "-spacer";
+  const box = document.createElement("div");
+  box.id = id;
+  box.style.minHeight = "20px";
+  document.body.append(spacer, box);
+  return box;
+}
+export function scrollIntoView(id) {
+  document.getElementById(id).scrollIntoView();
+}
+// Removes what belowTheFold added and scrolls back to the top; resolves
+// once the scroll event that causes has been dispatched (it comes a frame
+// later, and would fire the next test's "interaction" trigger).
+export function removeBelowTheFold(id) {
+  document.getElementById(id + "-spacer")?.remove();
+  document.getElementById(id)?.remove();
+  return new Promise((done) => {
+    const frames = () => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 50)));
+    if (scrollY == 0) return frames();
+    addEventListener("scroll", frames, { once: true });
+    scrollTo(0, 0);
+  });
+}
+export function call(obj, name) {
+  return obj[name]();
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = recordRejections)]
@@ -365,6 +454,21 @@ extern "C" {
     /// Empties the resource timing buffer (and makes room for many entries).
     #[wasm_bindgen(js_name = resetResourceTimings)]
     pub fn reset_resource_timings();
+    // Load-trigger probes (browser_triggers.rs).
+    pub fn dispatch(event_type: &str);
+    #[wasm_bindgen(js_name = trackListeners)]
+    pub fn track_listeners() -> JsValue;
+    #[wasm_bindgen(js_name = stubIdle)]
+    pub fn stub_idle() -> JsValue;
+    #[wasm_bindgen(js_name = withoutIdle)]
+    pub fn without_idle() -> js_sys::Function;
+    #[wasm_bindgen(js_name = belowTheFold)]
+    pub fn below_the_fold(id: &str) -> web_sys::Element;
+    #[wasm_bindgen(js_name = scrollIntoView)]
+    pub fn scroll_into_view(id: &str);
+    #[wasm_bindgen(js_name = removeBelowTheFold)]
+    pub fn remove_below_the_fold_js(id: &str) -> js_sys::Promise;
+    pub fn call(obj: &JsValue, name: &str) -> JsValue;
 }
 
 /// What a recorder (`record_rejections`, `record_console`, `start_state_log`)
