@@ -230,13 +230,7 @@ impl Inner {
     /// the background retry takes over then.
     async fn fetch_round(&self) -> Result<Token, LoaderError> {
         let mut attempt = 0;
-        let mut last: Option<LoaderError> = None;
         loop {
-            if let Some(err) = last.take() {
-                if timing::page_hidden() {
-                    return Err(err);
-                }
-            }
             // Dropping this future (destroy) aborts the request in flight.
             let err = match token::fetch_token(&self.opts).await {
                 Err(e)
@@ -261,7 +255,10 @@ impl Inner {
             };
             attempt += 1;
             TimeoutFuture::new(schedule::clamp_timer_ms(delay) as u32).await;
-            last = Some(err);
+            // Hidden while it waited: the background retry takes over.
+            if timing::page_hidden() {
+                return Err(err);
+            }
         }
     }
 
