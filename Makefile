@@ -37,9 +37,11 @@ pkg: setup
 	@# chathub-loader/fallback: the contact box without WebAssembly.
 	node_modules/.bin/esbuild js/fallback.js --bundle --minify --format=esm \
 	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/fallback.js
-	@# chathub-loader/auto: the one-tag entry; not bundled (it imports the
-	@# glue and fallback.js next to it only when its trigger fires).
-	node_modules/.bin/esbuild js/auto.js --minify --format=esm \
+	@# chathub-loader/auto: the one-tag entry, bundled with the trigger wait
+	@# of js/dom.js only; the glue and fallback.js next to it stay dynamic
+	@# imports, made when its trigger fires.
+	node_modules/.bin/esbuild js/auto.js --bundle --minify --format=esm \
+	  --external:./chathub_loader.js --external:./fallback.js \
 	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/auto.js
 	@# chathub-loader/react and chathub-loader/vue: the adapters, each with
 	@# js/adapter.js; the framework and the package's own files stay imports.

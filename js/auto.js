@@ -8,13 +8,16 @@
 // data-fallback-<field> fill `fallback`, data-fallback="false" turns it
 // off. Several tags (one per org) may share this module: the browser
 // evaluates it once, so it starts a manager for each of its tags. Plain
-// JS, minified alone by `make pkg`: the glue and the .wasm are imported
-// only when the tag's trigger fires.
+// JS, bundled by `make pkg` with the loader's own trigger wait (js/dom.js)
+// and nothing else: the glue and the .wasm are imported only when the
+// tag's trigger fires.
+
+import { waitTrigger } from "./dom.js";
 
 const PREFIX = "chathub-loader/auto";
 const NUMBERS = ["checkIntervalMs", "refreshMarginMs", "requestTimeoutMs", "maxRetries", "retryDelayMs", "maxRetryDelayMs"];
 const FALLBACK = ["Title", "Message", "Email", "Phone", "Url", "ButtonText"];
-const INTERACTIONS = ["pointerdown", "keydown", "touchstart", "scroll", "wheel"];
+// In the order of the loader's `trigger` kinds (waitTrigger's `kind`).
 const TRIGGERS = ["eager", "idle", "visible", "interaction"];
 
 /** The options a tag's data-* attributes spell (see the header). */
@@ -36,35 +39,6 @@ function optionsOf(tag) {
 
 function report(code, message) {
   console.error(`${PREFIX}: ${code}: ${message}`);
-}
-
-/** Resolves when the trigger fires (the semantics of `waitTrigger` in dom.js, which the glue uses for the constructor's `trigger`). */
-function triggered(trigger, options) {
-  return new Promise((fire) => {
-    if (trigger == "idle") {
-      if (typeof requestIdleCallback == "function") requestIdleCallback(() => fire(), { timeout: 5000 });
-      // Safari: after the page's own load, when the main thread is past it.
-      else if (document.readyState == "complete") setTimeout(fire, 200);
-      else addEventListener("load", () => setTimeout(fire, 200), { once: true });
-    } else if (trigger == "visible") {
-      const c = options.container;
-      const target = typeof c == "string" ? document.querySelector(c) : document.body;
-      if (!target || typeof IntersectionObserver != "function") return fire();
-      const io = new IntersectionObserver((entries) => {
-        if (entries.some((e) => e.isIntersecting)) {
-          io.disconnect();
-          fire();
-        }
-      });
-      io.observe(target);
-    } else if (trigger == "interaction") {
-      const once = () => {
-        for (const type of INTERACTIONS) removeEventListener(type, once, { capture: true });
-        fire();
-      };
-      for (const type of INTERACTIONS) addEventListener(type, once, { capture: true, passive: true });
-    } else fire();
-  });
 }
 
 let loader = null;
@@ -94,7 +68,9 @@ async function start(tag) {
     return report("INVALID_OPTIONS", `data-trigger must be one of ${TRIGGERS.join(", ")}, not "${trigger}"`);
   if (!options.tokenUrl?.trim())
     return report("INVALID_OPTIONS", 'data-token-url is required: the URL of your backend\'s token endpoint, e.g. data-token-url="/api/chathub/token"');
-  await triggered(trigger, options);
+  // The loader's own wait (js/dom.js), bundled in: the same semantics as
+  // the `trigger` option, before anything of the loader is downloaded.
+  if (trigger != "eager") await waitTrigger(TRIGGERS.indexOf(trigger), options.container);
   let mod;
   try {
     mod = await load();
