@@ -307,6 +307,17 @@ export function waitTrigger(kind, target) {
   return wait;
 }
 
+/** A promise resolved after `ms`, with `end()` (clears the timer, resolves it). */
+export function sleep(ms) {
+  let end;
+  const wait = new Promise((resolve) => {
+    const id = setTimeout(resolve, ms);
+    end = () => (clearTimeout(id), resolve());
+  });
+  wait.end = end;
+  return wait;
+}
+
 /** Calls `f()` on each `type` event of `target` (in the capture phase with `capture`); returns the remover. */
 export function listen(target, type, f, capture) {
   const handler = () => f();

@@ -84,11 +84,18 @@ impl LoaderError {
     }
 
     /// `INVALID_OPTIONS` naming the key at fault.
-    pub fn invalid(key: &str, what: impl fmt::Display) -> Self {
-        Self::new(
-            ErrorCode::InvalidOptions,
-            format!("chathub-loader: option `{key}` {what}"),
-        )
+    pub fn invalid(key: &str, what: impl AsRef<str>) -> Self {
+        Self::invalid_str(key, what.as_ref())
+    }
+
+    // One copy of the message building for every call site (`invalid` is
+    // generic only so that callers may pass a `String` or a `&str`).
+    fn invalid_str(key: &str, what: &str) -> Self {
+        let mut message = String::from("chathub-loader: option `");
+        message.push_str(key);
+        message.push_str("` ");
+        message.push_str(what);
+        Self::new(ErrorCode::InvalidOptions, message)
     }
 
     /// The error for anything called after `destroy()`.

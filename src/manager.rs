@@ -12,7 +12,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use gloo_timers::future::TimeoutFuture;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
@@ -28,7 +27,7 @@ use crate::signals::Signals;
 use crate::tag::{self, Mounted};
 use crate::timing::{self, Timers};
 use crate::token::{self, Token};
-use crate::trigger::Waiting;
+use crate::trigger::{self, Waiting};
 use crate::ui::{self, Ui};
 
 /// The longest wait between the quick attempts of one round.
@@ -254,7 +253,7 @@ impl Inner {
                 ra => schedule::retry_wait_ms(backoff, ra, QUICK_BACKOFF_CAP_MS),
             };
             attempt += 1;
-            TimeoutFuture::new(schedule::clamp_timer_ms(delay) as u32).await;
+            trigger::sleep(schedule::clamp_timer_ms(delay) as u32).await;
             // Hidden while it waited: the background retry takes over.
             if timing::page_hidden() {
                 return Err(err);

@@ -128,7 +128,7 @@ pub fn retry_delay_ms(n: u32, base_ms: f64, cap_ms: f64, unit: f64) -> f64 {
 /// an HTTP date (`parse_date` returns its epoch ms, NaN if it is none).
 /// `None` when absent or unreadable; a date in the past is `0`.
 pub fn retry_after_ms(value: &str, now_ms: f64, parse_date: impl Fn(&str) -> f64) -> Option<f64> {
-    let v = value.trim();
+    let v = value.trim_ascii();
     if v.is_empty() {
         return None;
     }

@@ -244,7 +244,7 @@ fn parse_response(text: &str, url: &str) -> Result<TokenResponse, LoaderError> {
     let field = |k: &str| crate::options::own(&json, k).unwrap_or(JsValue::UNDEFINED);
     let token = field("token")
         .as_string()
-        .filter(|t| !t.trim().is_empty())
+        .filter(|t| !t.trim_ascii().is_empty())
         .ok_or_else(|| malformed(url, "answered without a non-empty string `token`"))?;
     if token.len() > MAX_TOKEN_BYTES {
         return Err(malformed(url, "answered a token longer than 16 KiB"));

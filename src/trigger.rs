@@ -9,6 +9,7 @@
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 use crate::events::State;
 use crate::manager::Inner;
@@ -23,6 +24,20 @@ extern "C" {
     fn wait_trigger(kind: u32, target: &JsValue) -> TriggerWait;
     #[wasm_bindgen(method)]
     fn end(this: &TriggerWait);
+    /// The same kind of promise, resolved after `ms` (a timer). `u32`,
+    /// not `f64`: an import that needs no conversion is bound directly,
+    /// and wasm-bindgen then imports all of `dom.js` as a namespace, whose
+    /// every export name esbuild keeps (+250 bytes of glue).
+    #[wasm_bindgen(js_name = sleep)]
+    fn sleep_js(ms: u32) -> TriggerWait;
+}
+
+/// Waits `ms`. Dropping the future (`destroy()`) clears the timer. A
+/// promise from `js/dom.js` rather than gloo's `TimeoutFuture`: the
+/// channel that one brings costs more than the wait itself.
+pub(crate) async fn sleep(ms: u32) {
+    let wait = Waiting(sleep_js(ms));
+    let _ = JsFuture::from(Promise::from(JsValue::from(&wait.0))).await;
 }
 
 /// A trigger being waited for. Dropping it ends the wait: its listeners,

@@ -222,6 +222,10 @@ impl Options {
     }
 
     /// Reads and checks the page's options. `base` is `location.href`.
+    ///
+    /// The checked values go straight into one `Options` (its defaults
+    /// first): an early `?` then drops one value, not each local so far,
+    /// which keeps the many error exits small in the wasm.
     pub fn parse(value: &JsValue, base: &str) -> Result<Options, LoaderError> {
         let obj = plain_object(
             value,
@@ -233,9 +237,30 @@ impl Options {
             obj: &obj,
             prefix: "",
         };
+        let mut o = Options {
+            token_url: String::new(),
+            org: None,
+            widget_src: String::new(),
+            container: Container::Body,
+            check_interval_ms: 3_600_000.0,
+            refresh_margin_ms: None,
+            request_timeout_ms: 10_000.0,
+            max_retries: 3,
+            retry_delay_ms: 500.0,
+            max_retry_delay_ms: 300_000.0,
+            fetch_init: FetchInit::default(),
+            fallback: None,
+            nonce: None,
+            integrity: None,
+            cross_origin: None,
+            reload: Reload::Module,
+            widget_selector: None,
+            loading_text: String::new(),
+            trigger: Trigger::Eager,
+        };
 
-        let org = r.string("org")?;
-        if let Some(org) = &org {
+        o.org = r.string("org")?;
+        if let Some(org) = &o.org {
             if !validate::is_valid_org(org) {
                 return Err(LoaderError::invalid(
                     "org",
@@ -244,7 +269,7 @@ impl Options {
             }
         }
         let token_url = match r.string("tokenUrl")? {
-            Some(u) if !u.trim().is_empty() => u,
+            Some(u) if !u.trim_ascii().is_empty() => u,
             _ => {
                 return Err(LoaderError::invalid(
                     "tokenUrl",
@@ -253,11 +278,12 @@ impl Options {
             }
         };
         let token_url = url::web_url("tokenUrl", &token_url, base)?;
-        if let Some(org) = &org {
+        if let Some(org) = &o.org {
             token_url.search_params().set("org", org);
         }
-        let fetch_init = parts::fetch_init(r.get("fetchInit"))?;
-        if fetch_init.mode.as_deref() == Some("same-origin")
+        o.token_url = token_url.href();
+        o.fetch_init = parts::fetch_init(r.get("fetchInit"))?;
+        if o.fetch_init.mode.as_deref() == Some("same-origin")
             && web_sys::Url::new(base).map(|b| b.origin()).ok() != Some(token_url.origin())
         {
             return Err(LoaderError::invalid(
@@ -265,29 +291,25 @@ impl Options {
                 "is \"same-origin\" but tokenUrl is on another origin; use \"cors\" (the default)",
             ));
         }
-        let widget_src = r
-            .string("widgetSrc")?
-            .unwrap_or_else(|| DEFAULT_WIDGET_SRC.into());
-        let widget_src = url::widget_url(&widget_src, base)?;
+        let widget_src = r.string("widgetSrc")?;
+        o.widget_src = url::widget_url(widget_src.as_deref().unwrap_or(DEFAULT_WIDGET_SRC), base)?;
 
-        let container = match r.get("container") {
-            None => Container::Body,
-            Some(v) => {
-                if let Some(s) = v.as_string() {
-                    if s.trim().is_empty() {
-                        return Err(LoaderError::invalid("container", "must not be empty"));
-                    }
-                    Container::Selector(s)
-                } else if let Some(el) = v.dyn_ref::<Element>() {
-                    Container::Element(el.clone())
-                } else {
-                    return Err(LoaderError::invalid(
-                        "container",
-                        "must be a CSS selector string or an Element",
-                    ));
+        if let Some(v) = r.get("container") {
+            o.container = if let Some(s) = v.as_string() {
+                if s.trim_ascii().is_empty() {
+                    return Err(LoaderError::invalid("container", "must not be empty"));
                 }
-            }
-        };
+                check_selector("container", &s)?;
+                Container::Selector(s)
+            } else if let Some(el) = v.dyn_ref::<Element>() {
+                Container::Element(el.clone())
+            } else {
+                return Err(LoaderError::invalid(
+                    "container",
+                    "must be a CSS selector string or an Element",
+                ));
+            };
+        }
 
         let max_retries = r.number("maxRetries", 0.0)?.unwrap_or(3.0);
         if max_retries.fract() != 0.0 || max_retries > 20.0 {
@@ -296,19 +318,19 @@ impl Options {
                 "must be a whole number from 0 to 20",
             ));
         }
+        o.max_retries = max_retries as u32;
 
-        let reload = match r.choice("reload", &["module", "attribute"])? {
-            0 => Reload::Module,
-            _ => Reload::Attribute,
-        };
-        let trigger = match r.choice("trigger", &["eager", "idle", "visible", "interaction"])? {
+        if r.choice("reload", &["module", "attribute"])? == 1 {
+            o.reload = Reload::Attribute;
+        }
+        o.trigger = match r.choice("trigger", &["eager", "idle", "visible", "interaction"])? {
             0 => Trigger::Eager,
             1 => Trigger::Idle,
             2 => Trigger::Visible,
             _ => Trigger::Interaction,
         };
-        let cross_origin = r.string("crossOrigin")?;
-        if let Some(c) = &cross_origin {
+        o.cross_origin = r.string("crossOrigin")?;
+        if let Some(c) = &o.cross_origin {
             if c != "anonymous" && c != "use-credentials" {
                 return Err(LoaderError::invalid(
                     "crossOrigin",
@@ -316,47 +338,31 @@ impl Options {
                 ));
             }
         }
-
-        let widget_selector = r.string("widgetSelector")?;
-        for (key, sel) in [
-            (
-                "container",
-                match &container {
-                    Container::Selector(s) => Some(s),
-                    _ => None,
-                },
-            ),
-            ("widgetSelector", widget_selector.as_ref()),
-        ] {
-            if let Some(sel) = sel {
-                check_selector(key, sel)?;
-            }
+        o.widget_selector = r.string("widgetSelector")?;
+        if let Some(sel) = &o.widget_selector {
+            check_selector("widgetSelector", sel)?;
         }
-
-        Ok(Options {
-            token_url: token_url.href(),
-            org,
-            widget_src,
-            container,
-            check_interval_ms: r.number("checkIntervalMs", 1.0)?.unwrap_or(3_600_000.0),
-            refresh_margin_ms: r.number("refreshMarginMs", 0.0)?,
-            request_timeout_ms: r.number("requestTimeoutMs", 1.0)?.unwrap_or(10_000.0),
-            max_retries: max_retries as u32,
-            retry_delay_ms: r.number("retryDelayMs", 0.0)?.unwrap_or(500.0),
-            // At least 10 s: background retries are at least a third of it
-            // apart once backed off.
-            max_retry_delay_ms: r.number("maxRetryDelayMs", 10_000.0)?.unwrap_or(300_000.0),
-            fetch_init,
-            fallback: parts::fallback(r.get("fallback"), base)?,
-            nonce: r.string("nonce")?,
-            integrity: r.string("integrity")?,
-            cross_origin,
-            reload,
-            widget_selector,
-            loading_text: r
-                .string("loadingText")?
-                .unwrap_or_else(|| "Loading chat…".into()),
-            trigger,
-        })
+        if let Some(n) = r.number("checkIntervalMs", 1.0)? {
+            o.check_interval_ms = n;
+        }
+        o.refresh_margin_ms = r.number("refreshMarginMs", 0.0)?;
+        if let Some(n) = r.number("requestTimeoutMs", 1.0)? {
+            o.request_timeout_ms = n;
+        }
+        if let Some(n) = r.number("retryDelayMs", 0.0)? {
+            o.retry_delay_ms = n;
+        }
+        // At least 10 s: background retries are at least a third of it
+        // apart once backed off.
+        if let Some(n) = r.number("maxRetryDelayMs", 10_000.0)? {
+            o.max_retry_delay_ms = n;
+        }
+        o.fallback = parts::fallback(r.get("fallback"), base)?;
+        o.nonce = r.string("nonce")?;
+        o.integrity = r.string("integrity")?;
+        o.loading_text = r
+            .string("loadingText")?
+            .unwrap_or_else(|| "Loading chat…".into());
+        Ok(o)
     }
 }

@@ -35,7 +35,8 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
             other => Ok(other),
         }
     };
-    let mut headers = Vec::new();
+    // Filled in place: an early `?` drops one value (see `Options::parse`).
+    let mut fi = FetchInit::default();
     if let Some(h) = r.get("headers") {
         let h = plain_object(
             &h,
@@ -62,35 +63,33 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
                     "is not a valid HTTP header name and value",
                 ));
             }
-            headers.push((name, value));
+            fi.headers.push((name, value));
         }
     }
     // Only values `fetch` accepts for a readable answer: "no-cors" gives an
     // opaque answer (no status, no body) and "only-if-cached" throws
     // outside same-origin mode, so both are refused here, not at run time.
-    Ok(FetchInit {
-        credentials: one_of("credentials", &["omit", "same-origin", "include"])?,
-        headers,
-        mode: one_of("mode", &["cors", "same-origin"])?,
-        cache: one_of(
-            "cache",
-            &["default", "no-store", "reload", "no-cache", "force-cache"],
-        )?,
-        referrer_policy: one_of(
-            "referrerPolicy",
-            &[
-                "",
-                "no-referrer",
-                "no-referrer-when-downgrade",
-                "same-origin",
-                "origin",
-                "strict-origin",
-                "origin-when-cross-origin",
-                "strict-origin-when-cross-origin",
-                "unsafe-url",
-            ],
-        )?,
-    })
+    fi.credentials = one_of("credentials", &["omit", "same-origin", "include"])?;
+    fi.mode = one_of("mode", &["cors", "same-origin"])?;
+    fi.cache = one_of(
+        "cache",
+        &["default", "no-store", "reload", "no-cache", "force-cache"],
+    )?;
+    fi.referrer_policy = one_of(
+        "referrerPolicy",
+        &[
+            "",
+            "no-referrer",
+            "no-referrer-when-downgrade",
+            "same-origin",
+            "origin",
+            "strict-origin",
+            "origin-when-cross-origin",
+            "strict-origin-when-cross-origin",
+            "unsafe-url",
+        ],
+    )?;
+    Ok(fi)
 }
 
 pub(super) fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback>, LoaderError> {
@@ -110,9 +109,12 @@ pub(super) fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback
         obj: &obj,
         prefix: "fallback.",
     };
-    let defaults = Fallback::default();
-    let email = r.string("email")?;
-    if let Some(e) = &email {
+    // Filled in place: an early `?` drops one value (see `Options::parse`).
+    let mut f = Fallback {
+        email: r.string("email")?,
+        ..Fallback::default()
+    };
+    if let Some(e) = &f.email {
         if !validate::is_valid_email(e) {
             return Err(LoaderError::invalid(
                 "fallback.email",
@@ -120,37 +122,33 @@ pub(super) fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback
             ));
         }
     }
-    let phone = match r.string("phone")? {
-        None => None,
-        Some(p) => match validate::tel_href(&p) {
-            Some(href) => Some((p, href)),
-            None => {
-                return Err(LoaderError::invalid(
-                    "fallback.phone",
-                    format!("is not a phone number (digits, spaces, + - ( ) .): \"{p}\""),
-                ))
-            }
-        },
-    };
-    let url = match r.string("url")? {
-        None => None,
-        Some(u) => {
-            let parsed = web_url("fallback.url", &u, base)?;
-            if parsed.protocol() != "https:" {
-                return Err(LoaderError::invalid(
-                    "fallback.url",
-                    "must be an https: URL",
-                ));
-            }
-            Some(parsed.href())
+    if let Some(p) = r.string("phone")? {
+        let Some(href) = validate::tel_href(&p) else {
+            return Err(LoaderError::invalid(
+                "fallback.phone",
+                format!("is not a phone number (digits, spaces, + - ( ) .): \"{p}\""),
+            ));
+        };
+        f.phone = Some((p, href));
+    }
+    if let Some(u) = r.string("url")? {
+        let parsed = web_url("fallback.url", &u, base)?;
+        if parsed.protocol() != "https:" {
+            return Err(LoaderError::invalid(
+                "fallback.url",
+                "must be an https: URL",
+            ));
         }
-    };
-    Ok(Some(Fallback {
-        title: r.string("title")?.unwrap_or(defaults.title),
-        message: r.string("message")?.unwrap_or(defaults.message),
-        email,
-        phone,
-        url,
-        button_text: r.string("buttonText")?.unwrap_or(defaults.button_text),
-    }))
+        f.url = Some(parsed.href());
+    }
+    if let Some(t) = r.string("title")? {
+        f.title = t;
+    }
+    if let Some(m) = r.string("message")? {
+        f.message = m;
+    }
+    if let Some(b) = r.string("buttonText")? {
+        f.button_text = b;
+    }
+    Ok(Some(f))
 }

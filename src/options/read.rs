@@ -14,7 +14,7 @@ pub(super) fn check_selector(key: &str, sel: &str) -> Result<(), LoaderError> {
             key,
             format!("is not a valid CSS selector: \"{sel}\""),
         )),
-        _ if sel.trim().is_empty() => Err(LoaderError::invalid(key, "must not be empty")),
+        _ if sel.trim_ascii().is_empty() => Err(LoaderError::invalid(key, "must not be empty")),
         _ => Ok(()),
     }
 }
