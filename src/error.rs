@@ -91,11 +91,10 @@ impl LoaderError {
     // One copy of the message building for every call site (`invalid` is
     // generic only so that callers may pass a `String` or a `&str`).
     fn invalid_str(key: &str, what: &str) -> Self {
-        let mut message = String::from("chathub-loader: option `");
-        message.push_str(key);
-        message.push_str("` ");
-        message.push_str(what);
-        Self::new(ErrorCode::InvalidOptions, message)
+        Self::new(
+            ErrorCode::InvalidOptions,
+            crate::text::cat(&["chathub-loader: option `", key, "` ", what]),
+        )
     }
 
     /// The error for anything called after `destroy()`.

@@ -16,6 +16,7 @@ mod registry;
 mod schedule;
 mod signals;
 mod tag;
+mod text;
 mod timing;
 mod token;
 mod trigger;

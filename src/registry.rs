@@ -6,6 +6,7 @@ use std::rc::Rc;
 use crate::error::{ErrorCode, LoaderError};
 use crate::manager::Inner;
 use crate::options::Options;
+use crate::text::cat;
 
 thread_local! {
     // A page has a handful of orgs at most: a Vec beats a HashMap in bytes.
@@ -26,14 +27,17 @@ pub fn existing(opts: &Options) -> Result<Option<Rc<Inner>>, LoaderError> {
     let org = opts
         .org
         .as_deref()
-        .map(|o| format!("org \"{o}\""))
+        .map(|o| cat(&["org \"", o, "\""]))
         .unwrap_or_else(|| "the default org".into());
     Err(LoaderError::new(
         ErrorCode::ConflictingInstance,
-        format!(
-            "chathub-loader: a WidgetTokenManager for {org} is already live with different options ({}); reuse it, or destroy() it before creating another",
-            crate::options::list(&live.opts.differing_keys(opts))
-        ),
+        cat(&[
+            "chathub-loader: a WidgetTokenManager for ",
+            &org,
+            " is already live with different options (",
+            &crate::options::list(&live.opts.differing_keys(opts)),
+            "); reuse it, or destroy() it before creating another",
+        ]),
     ))
 }
 

@@ -24,6 +24,7 @@ use web_sys::{Document, Element, EventTarget, HtmlScriptElement};
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
 use crate::schedule;
+use crate::text::{cat, num};
 
 thread_local! {
     /// Module URLs already evaluated in this document (module map mirror).
@@ -88,7 +89,7 @@ fn next_module_url(src: &str) -> String {
     });
     match web_sys::Url::new(src) {
         Ok(u) => {
-            u.search_params().set("chathub_v", &v.to_string());
+            u.search_params().set("chathub_v", &num(v.into()));
             u.href()
         }
         Err(_) => src.to_string(),
@@ -134,7 +135,7 @@ pub fn take(doc: &Document, mounted: Option<Mounted>, opts: &Options) -> Taken {
 }
 
 fn widget_error(what: &str) -> LoaderError {
-    LoaderError::new(ErrorCode::WidgetLoad, format!("chathub-loader: {what}"))
+    LoaderError::new(ErrorCode::WidgetLoad, cat(&["chathub-loader: ", what]))
 }
 
 fn append_to_head(doc: &Document, el: &Element) -> Result<(), LoaderError> {
@@ -150,9 +151,13 @@ fn load_failed(src: &str, outcome: &str) -> LoaderError {
         "throw" => "threw while it evaluated (see the console)",
         _ => "failed to load",
     };
-    widget_error(&format!(
-        "the widget script {src} {why} (wrong widgetSrc, offline, blocked by CSP/SRI, or a broken widget?)"
-    ))
+    widget_error(&cat(&[
+        "the widget script ",
+        src,
+        " ",
+        why,
+        " (wrong widgetSrc, offline, blocked by CSP/SRI, or a broken widget?)",
+    ]))
 }
 
 fn load_timeout_ms(opts: &Options) -> f64 {

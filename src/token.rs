@@ -13,6 +13,7 @@ use web_sys::{AbortController, Headers, RequestInit, Response};
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
+use crate::text::{cat, num};
 use crate::{jwt, schedule};
 
 /// The largest token answer read (`{token, expiresAt}` is a few hundred
@@ -115,17 +116,26 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
         if timed_out.get() {
             LoaderError::new(
                 ErrorCode::TokenTimeout,
-                format!(
-                    "chathub-loader: the token endpoint {url} did not answer within {} ms; check the backend or raise requestTimeoutMs",
-                    opts.request_timeout_ms as u64
-                ),
+                cat(&[
+                    "chathub-loader: the token endpoint ",
+                    url,
+                    " did not answer within ",
+                    &num(opts.request_timeout_ms as u64),
+                    " ms; check the backend or raise requestTimeoutMs",
+                ]),
             )
         } else if ctrl.signal().aborted() {
             LoaderError::destroyed()
         } else {
             LoaderError::new(
                 ErrorCode::TokenNetwork,
-                format!("chathub-loader: {what} {url} failed (offline, DNS, or a CORS rule of the endpoint?)"),
+                cat(&[
+                    "chathub-loader: ",
+                    what,
+                    " ",
+                    url,
+                    " failed (offline, DNS, or a CORS rule of the endpoint?)",
+                ]),
             )
         }
     };
@@ -140,7 +150,7 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
             status: Some(status),
             ..LoaderError::new(
                 ErrorCode::TokenUnauthorized,
-                format!("chathub-loader: the token endpoint {url} answered {status}: this visitor may not get a chat token (not signed in, or fetchInit.credentials not set?)"),
+                cat(&["chathub-loader: the token endpoint ", url, " answered ", &num(status.into()), ": this visitor may not get a chat token (not signed in, or fetchInit.credentials not set?)"]),
             )
         });
     }
@@ -167,7 +177,13 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
             retry_after_ms,
             ..LoaderError::new(
                 ErrorCode::TokenHttp,
-                format!("chathub-loader: the token endpoint {url} answered HTTP {status}; check the backend's logs"),
+                cat(&[
+                    "chathub-loader: the token endpoint ",
+                    url,
+                    " answered HTTP ",
+                    &num(status.into()),
+                    "; check the backend's logs",
+                ]),
             )
         });
     }
@@ -229,7 +245,13 @@ fn request_init(opts: &Options, ctrl: &AbortController) -> Result<RequestInit, L
 fn malformed(url: &str, what: &str) -> LoaderError {
     LoaderError::new(
         ErrorCode::TokenMalformed,
-        format!("chathub-loader: the token endpoint {url} {what}; it must answer {{\"token\": \"<JWT>\", \"expiresAt\": \"<ISO-8601>\"}}"),
+        cat(&[
+            "chathub-loader: the token endpoint ",
+            url,
+            " ",
+            what,
+            "; it must answer {\"token\": \"<JWT>\", \"expiresAt\": \"<ISO-8601>\"}",
+        ]),
     )
 }
 
@@ -267,15 +289,16 @@ fn validate(
     if !expires_at_ms.is_finite() {
         return Err(malformed(
             url,
-            &format!(
-                "answered an `expiresAt` that is not a date: \"{}\"",
+            &cat(&[
+                "answered an `expiresAt` that is not a date: \"",
                 // Quoted only when short: it is the server's text.
                 if resp.expires_at.len() <= 40 {
                     resp.expires_at.as_str()
                 } else {
                     "(long)"
-                }
-            ),
+                },
+                "\"",
+            ]),
         ));
     }
     let claims = jwt::payload_json(&resp.token)
@@ -301,7 +324,13 @@ fn validate(
             .unwrap_or_default();
         return Err(LoaderError::new(
             ErrorCode::TokenExpired,
-            format!("chathub-loader: the token endpoint {url} handed out a token that expired at {when}; check the backend's clock and token lifetime"),
+            cat(&[
+                "chathub-loader: the token endpoint ",
+                url,
+                " handed out a token that expired at ",
+                &when,
+                "; check the backend's clock and token lifetime",
+            ]),
         ));
     }
     let expires_at_ms = expires_at_ms - offset;

@@ -9,6 +9,7 @@ use web_sys::{Document, Element};
 use crate::error::{ErrorCode, LoaderError};
 use crate::listening::Listening;
 use crate::options::{Container, Options};
+use crate::text::cat;
 
 // The elements themselves (and the style sheet) are built in a small JS
 // module: the same DOM calls cost fewer bytes there than as wasm imports.
@@ -150,12 +151,12 @@ fn container(doc: &Document, opts: &Options) -> Result<Element, LoaderError> {
     };
     found.ok_or_else(|| {
         let which = match &opts.container {
-            Container::Selector(s) => format!("\"{s}\" matches no element"),
+            Container::Selector(s) => cat(&["\"", s, "\" matches no element"]),
             _ => "is not available (no document.body yet?)".into(),
         };
         LoaderError::invalid(
             "container",
-            format!("{which}; render the container before initialize()"),
+            cat(&[&which, "; render the container before initialize()"]),
         )
     })
 }

@@ -10,6 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
 use crate::error::LoaderError;
+use crate::text::cat;
 use crate::validate;
 use read::{check_selector, plain_object, reject_unknown, Reader};
 pub use read::{list, own};
@@ -171,7 +172,7 @@ impl Options {
     /// The id of this org's widget tag.
     pub fn tag_id(&self) -> String {
         match &self.org {
-            Some(org) => format!("operator-chat-panel-script-{}", validate::id_suffix(org)),
+            Some(org) => cat(&["operator-chat-panel-script-", &validate::id_suffix(org)]),
             None => "operator-chat-panel-script".into(),
         }
     }

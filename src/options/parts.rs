@@ -7,6 +7,7 @@ use super::read::{list, plain_object, reject_unknown, Reader};
 use super::url::web_url;
 use super::{Fallback, FetchInit};
 use crate::error::LoaderError;
+use crate::text::cat;
 use crate::validate;
 
 const FETCH_INIT_KEYS: &[&str] = &["credentials", "headers", "mode", "cache", "referrerPolicy"];
@@ -29,8 +30,8 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
     let one_of = |key: &str, allowed: &[&str]| -> Result<Option<String>, LoaderError> {
         match r.string(key)? {
             Some(s) if !allowed.contains(&s.as_str()) => Err(LoaderError::invalid(
-                &format!("fetchInit.{key}"),
-                format!("must be one of {}", list(allowed)),
+                &cat(&["fetchInit.", key]),
+                cat(&["must be one of ", &list(allowed)]),
             )),
             other => Ok(other),
         }
@@ -48,7 +49,7 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
             let (name, value) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
             let Some(value) = value.as_string() else {
                 return Err(LoaderError::invalid(
-                    &format!("fetchInit.headers.{name}"),
+                    &cat(&["fetchInit.headers.", &name]),
                     "must be a string",
                 ));
             };
@@ -59,7 +60,7 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
                 .is_err()
             {
                 return Err(LoaderError::invalid(
-                    &format!("fetchInit.headers.{name}"),
+                    &cat(&["fetchInit.headers.", &name]),
                     "is not a valid HTTP header name and value",
                 ));
             }
@@ -118,7 +119,7 @@ pub(super) fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback
         if !validate::is_valid_email(e) {
             return Err(LoaderError::invalid(
                 "fallback.email",
-                format!("is not an e-mail address: \"{e}\""),
+                cat(&["is not an e-mail address: \"", e, "\""]),
             ));
         }
     }
@@ -126,7 +127,11 @@ pub(super) fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback
         let Some(href) = validate::tel_href(&p) else {
             return Err(LoaderError::invalid(
                 "fallback.phone",
-                format!("is not a phone number (digits, spaces, + - ( ) .): \"{p}\""),
+                cat(&[
+                    "is not a phone number (digits, spaces, + - ( ) .): \"",
+                    &p,
+                    "\"",
+                ]),
             ));
         };
         f.phone = Some((p, href));

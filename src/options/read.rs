@@ -5,6 +5,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::LoaderError;
+use crate::text::{cat, num};
 
 /// A selector the browser cannot parse is a typo to report now, not later.
 pub(super) fn check_selector(key: &str, sel: &str) -> Result<(), LoaderError> {
@@ -12,7 +13,7 @@ pub(super) fn check_selector(key: &str, sel: &str) -> Result<(), LoaderError> {
     match doc.map(|d| d.query_selector(sel)) {
         Some(Err(_)) => Err(LoaderError::invalid(
             key,
-            format!("is not a valid CSS selector: \"{sel}\""),
+            cat(&["is not a valid CSS selector: \"", sel, "\""]),
         )),
         _ if sel.trim_ascii().is_empty() => Err(LoaderError::invalid(key, "must not be empty")),
         _ => Ok(()),
@@ -34,7 +35,7 @@ pub(super) struct Reader<'a> {
 
 impl Reader<'_> {
     pub fn key(&self, key: &str) -> String {
-        format!("{}{}", self.prefix, key)
+        cat(&[self.prefix, key])
     }
 
     /// The value, with `undefined` meaning "not given".
@@ -51,7 +52,7 @@ impl Reader<'_> {
             Some(v) => v.as_string().map(Some).ok_or_else(|| {
                 LoaderError::invalid(
                     &self.key(key),
-                    format!("must be a string, got {}", type_name(&v)),
+                    cat(&["must be a string, got ", &type_name(&v)]),
                 )
             }),
         }
@@ -78,14 +79,14 @@ impl Reader<'_> {
                 Some(n) if n.is_finite() && n >= min => Ok(Some(n)),
                 Some(_) => Err(LoaderError::invalid(
                     &self.key(key),
-                    format!(
-                        "must be a finite number of milliseconds, at least {}",
-                        min as u32
-                    ),
+                    cat(&[
+                        "must be a finite number of milliseconds, at least ",
+                        &num(min as u64),
+                    ]),
                 )),
                 None => Err(LoaderError::invalid(
                     &self.key(key),
-                    format!("must be a number, got {}", type_name(&v)),
+                    cat(&["must be a number, got ", &type_name(&v)]),
                 )),
             },
         }
@@ -108,7 +109,7 @@ pub(super) fn plain_object(v: &JsValue, key: &str, what: &str) -> Result<Object,
     } else {
         Err(LoaderError::invalid(
             key,
-            format!("{what} (got {})", type_name(v)),
+            cat(&[what, " (got ", &type_name(v), ")"]),
         ))
     }
 }
@@ -123,11 +124,11 @@ pub(super) fn reject_unknown(
             let hint = known
                 .iter()
                 .find(|k| k.eq_ignore_ascii_case(&key))
-                .map(|k| format!("; did you mean `{prefix}{k}`?"))
-                .unwrap_or_else(|| format!("; known options are: {}", list(known)));
+                .map(|k| cat(&["; did you mean `", prefix, k, "`?"]))
+                .unwrap_or_else(|| cat(&["; known options are: ", &list(known)]));
             return Err(LoaderError::invalid(
-                &format!("{prefix}{key}"),
-                format!("is not a known option{hint}"),
+                &cat(&[prefix, &key]),
+                cat(&["is not a known option", &hint]),
             ));
         }
     }

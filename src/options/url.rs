@@ -2,6 +2,7 @@
 //! the spellings that make a URL mean something else than it reads.
 
 use crate::error::LoaderError;
+use crate::text::cat;
 use crate::validate;
 
 /// Parses `raw` against `base` and insists on `http:`/`https:`.
@@ -12,17 +13,18 @@ pub(super) fn web_url(key: &str, raw: &str, base: &str) -> Result<web_sys::Url, 
     if let Some(why) = validate::url_trick(raw) {
         return Err(LoaderError::invalid(
             key,
-            format!(
-                "{why}; write the full https:// URL (or a path such as \"/api/chathub/token\")"
-            ),
+            cat(&[
+                why,
+                "; write the full https:// URL (or a path such as \"/api/chathub/token\")",
+            ]),
         ));
     }
     let url = web_sys::Url::new_with_base(raw, base)
-        .map_err(|_| LoaderError::invalid(key, format!("is not a valid URL: \"{raw}\"")))?;
+        .map_err(|_| LoaderError::invalid(key, cat(&["is not a valid URL: \"", raw, "\""])))?;
     if !validate::is_web_protocol(&url.protocol()) {
         return Err(LoaderError::invalid(
             key,
-            format!("must be an http(s) URL, not \"{}\"", url.protocol()),
+            cat(&["must be an http(s) URL, not \"", &url.protocol(), "\""]),
         ));
     }
     // `fetch` refuses such URLs, and error messages quote the URL: a
@@ -43,10 +45,11 @@ pub(super) fn widget_url(raw: &str, base: &str) -> Result<String, LoaderError> {
     if url.protocol() == "http:" && !validate::is_loopback_host(&url.hostname()) {
         return Err(LoaderError::invalid(
             "widgetSrc",
-            format!(
-                "must be an https: URL (the widget receives the token; plain http: only for localhost): \"{}\"",
-                url.href()
-            ),
+            cat(&[
+                "must be an https: URL (the widget receives the token; plain http: only for localhost): \"",
+                &url.href(),
+                "\"",
+            ]),
         ));
     }
     Ok(url.href())
