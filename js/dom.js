@@ -228,13 +228,20 @@ function watchUi(doc) {
  * (which carries no URL) and on a window error raised by the widget's code,
  * so the host app's own "Session token expired" is not the widget's: its
  * `filename` must be on the widget's origin, and, for a widget served from
- * the page's own origin, under the widget's folder. Returns the function
- * that removes the listeners.
+ * the page's own origin, under the widget's folder. With several orgs on
+ * the page, an error whose `filename` is the module URL of one of the
+ * widget tags counts only for the manager of that tag (`tagId`): sales'
+ * expired token must not reload support's chat. Returns the function that
+ * removes the listeners.
  */
-export function watchPage(doc, win, check, signal, widgetSrc) {
+export function watchPage(doc, win, check, signal, widgetSrc, tagId) {
   const w = new URL(widgetSrc);
   const scope = w.origin + (w.origin == win.location.origin ? w.pathname.slice(0, w.pathname.lastIndexOf("/") + 1) : "/");
-  const fromWidget = (file) => typeof file == "string" && file.startsWith(scope);
+  const fromWidget = (file) => {
+    if (typeof file != "string") return false;
+    const tags = [...doc.querySelectorAll('script[id^="operator-chat-panel-script"]')].filter((s) => s.src == file);
+    return tags.length ? tags.some((s) => s.id == tagId) : file.startsWith(scope);
+  };
   const listeners = [
     [doc, "visibilitychange", () => doc.visibilityState == "visible" && check(false)],
     [win, "online", () => check(true)],

@@ -5,7 +5,8 @@
 //!
 //! The widget reports an expired token through a window `error` event.
 //! Only errors raised by a script on the widget's origin count (the host
-//! app's own "Session token expired" must not remount the chat); an
+//! app's own "Session token expired" must not remount the chat), and one
+//! raised by another org's widget tag is that org's; an
 //! `unhandledrejection` carries no URL, so it counts, under the cool-down.
 
 use std::cell::{Cell, RefCell};
@@ -34,6 +35,7 @@ extern "C" {
         check: &Closure<dyn Fn(bool)>,
         signal: &Closure<dyn Fn(String)>,
         widget_src: &str,
+        tag_id: &str,
     ) -> js_sys::Function;
 }
 
@@ -101,7 +103,14 @@ impl Inner {
                 }
             })
         };
-        let remove = watch_page(doc, &window, &check, &signal, &self.opts.widget_src);
+        let remove = watch_page(
+            doc,
+            &window,
+            &check,
+            &signal,
+            &self.opts.widget_src,
+            &self.opts.tag_id(),
+        );
         *self.signals.page.borrow_mut() = Some(PageWatch::new(remove, (check, signal)));
         let interval = Interval::new(
             schedule::clamp_timer_ms(self.opts.check_interval_ms).max(1) as u32,

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -75,6 +75,31 @@ async fn a_burst_of_token_expired_errors_makes_one_refresh() {
     wait(400).await;
     assert_eq!(requests(&id).await, 2, "other errors are ignored");
     m.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_token_expired_error_from_one_orgs_widget_refreshes_only_that_org() {
+    // Two orgs on one page with the same widget (one folder, one origin):
+    // the error names sales' own module URL, so support's chat (a visitor
+    // may be mid-conversation there) is left alone.
+    let (sales, support) = (unique("orgsales"), unique("orgsupport"));
+    let a = manager(test_opts(&sales, &format!(r#""org": "{sales}""#)));
+    let b = manager(test_opts(&support, &format!(r#""org": "{support}""#)));
+    assert_eq!(code_of(a.initialize()).await, "ok");
+    assert_eq!(code_of(b.initialize()).await, "ok");
+    let tag: web_sys::HtmlScriptElement =
+        tags_with_id(&tag_id(Some(&sales))).get(0).unchecked_into();
+    fire_window_error("Uncaught Error: ChatHub widget: token expired", &tag.src());
+    assert!(
+        wait_for_requests(&sales, 2, 3000).await,
+        "sales' widget error refreshes sales"
+    );
+    // Both managers' debounces would have fired together.
+    wait(500).await;
+    assert_eq!(requests(&support).await, 1, "support is not refreshed");
+    assert_eq!(evaluations(&tag_id(Some(&support))).length(), 1);
+    a.destroy();
+    b.destroy();
 }
 
 #[wasm_bindgen_test]
