@@ -57,13 +57,15 @@ const EXAMPLES = [
   },
   { name: "vue", build: vite(), env: {}, dist: "dist", listeners: { added: 1, removed: 0 } },
   // The production build (angular.json's default configuration), written
-  // straight into dist/ (outputPath browser: "").
+  // straight into dist/ (outputPath browser: ""). Its service is the
+  // README's copy-paste: the same text in both.
   {
     name: "angular",
     build: ["ng", "build", "--configuration", "production"],
     env: { NG_CLI_ANALYTICS: "false" },
     dist: "dist",
     listeners: { added: 1, removed: 0 },
+    inReadme: "src/app/chathub.service.ts",
   },
 ];
 const only = process.argv.slice(2);
@@ -367,6 +369,10 @@ try {
   for (const example of EXAMPLES) {
     if (only.length && !only.includes(example.name)) continue;
     const dir = resolve(root, "www/examples", example.name);
+    if (example.inReadme) {
+      const file = readFileSync(resolve(dir, example.inReadme), "utf8");
+      assert(readFileSync(resolve(root, "README.md"), "utf8").includes("```ts\n" + file + "```"), `README.md's copy of ${example.name}/${example.inReadme} differs from the file`);
+    }
     let t = Date.now();
     const how = install(dir, tarball);
     const installMs = Date.now() - t;
