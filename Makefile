@@ -124,9 +124,10 @@ e2e-test: pkg
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
 
-## The example apps (www/examples/react, www/examples/vue), each installed
-## from the `npm pack` tarball (npm ci, skipped when nothing changed), built
-## with Vite and driven in headless Chromium against the dev token server.
+## The example apps (www/examples/react, www/examples/vue,
+## www/examples/angular), each installed from the `npm pack` tarball (npm
+## ci, skipped when nothing changed), built (Vite; the Angular CLI) and
+## driven in headless Chromium against the dev token server.
 examples-test: pkg
 	cargo build -p chathub-token-server
 	node tests/e2e/examples.test.mjs

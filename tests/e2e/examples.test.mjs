@@ -1,17 +1,21 @@
-// The example apps (www/examples/react, www/examples/vue) end to end, each
-// built from the `npm pack` tarball as a user's project would be:
+// The example apps (www/examples/react, www/examples/vue,
+// www/examples/angular) end to end, each built from the `npm pack` tarball
+// as a user's project would be:
 //
 //   1. pack pkg/ into target/chathub-loader-<version>.tgz (the examples
 //      depend on it by a file: path);
 //   2. per example: `npm ci` (skipped when package.json, package-lock.json
-//      and the tarball are unchanged since the last install), `vite build`
-//      (React in development mode, so <StrictMode> double-mounts);
+//      and the tarball are unchanged since the last install), its build
+//      (`vite build`, React in development mode so <StrictMode>
+//      double-mounts; `ng build`, production);
 //   3. serve its dist/ with `chathub-token-server dev --www dist` (token
 //      endpoint, stand-in widget and admin knobs on the same origin) and
 //      drive it in headless Chromium:
 //
 //   mount (StrictMode)        the panel appears with a token: one tag, one
-//                             evaluation, at most one extra token request
+//                             evaluation, at most one extra token request;
+//                             the chat's statechange listener added once
+//                             (React: added, removed, added)
 //   equal options again       no new token request, no new evaluation
 //   forced refresh            the widget evaluates again with a new token,
 //                             one panel, one tag, one request
@@ -38,10 +42,31 @@ import { chromium } from "playwright-core";
 import { root, startDevServer } from "./dev-server.mjs";
 
 const STEP_TIMEOUT = 20_000;
+// Each example's build (a command in its node_modules/.bin), the folder
+// it writes (served with --www), and how often the page adds and removes
+// the chat's `chathub:statechange` listener while the chat mounts.
+const vite = (...args) => ["vite", "build", "--logLevel", "warn", ...args];
 const EXAMPLES = [
   // React's development build: StrictMode mounts, unmounts and mounts again.
-  { name: "react", buildArgs: ["--mode", "development"], env: { NODE_ENV: "development" }, strictMode: true },
-  { name: "vue", buildArgs: [], env: {} },
+  {
+    name: "react",
+    build: vite("--mode", "development"),
+    env: { NODE_ENV: "development" },
+    dist: "dist",
+    listeners: { added: 2, removed: 1 },
+  },
+  { name: "vue", build: vite(), env: {}, dist: "dist", listeners: { added: 1, removed: 0 } },
+  // The production build (angular.json's default configuration), written
+  // straight into dist/ (outputPath browser: ""). Its service is the
+  // README's copy-paste: the same text in both.
+  {
+    name: "angular",
+    build: ["ng", "build", "--configuration", "production"],
+    env: { NG_CLI_ANALYTICS: "false" },
+    dist: "dist",
+    listeners: { added: 1, removed: 0 },
+    inReadme: "src/app/chathub.service.ts",
+  },
 ];
 const only = process.argv.slice(2);
 
@@ -88,7 +113,8 @@ function install(dir, tarball) {
 }
 
 function build(dir, example) {
-  execFileSync(resolve(dir, "node_modules/.bin/vite"), ["build", "--logLevel", "warn", ...example.buildArgs], {
+  const [bin, ...args] = example.build;
+  execFileSync(resolve(dir, "node_modules/.bin", bin), args, {
     cwd: dir,
     env: { ...process.env, ...example.env },
     stdio: ["ignore", "inherit", "inherit"],
@@ -150,8 +176,11 @@ async function runExample(browser, example, server) {
     pg.on("request", (r) => {
       if (new URL(r.url()).pathname === "/api/chathub/token") seen.tokenRequests += 1;
     });
-    // Counts the adapter's own listener: StrictMode adds, removes, adds it.
+    // Counts the chat's own listener (React's StrictMode adds, removes, adds it).
     await pg.addInitScript(() => {
+      // What the page's CSP blocked (the no-WebAssembly step).
+      window.__cspViolations = [];
+      document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`));
       window.__stateListeners = { added: 0, removed: 0 };
       const add = EventTarget.prototype.addEventListener;
       const remove = EventTarget.prototype.removeEventListener;
@@ -200,13 +229,13 @@ async function runExample(browser, example, server) {
     assert(seen.tokenRequests >= 1 && seen.tokenRequests <= 2, `token requests: ${seen.tokenRequests} (at most one extra)`);
     assert((await pg.locator("#expires").textContent()) !== "–", "expiresAt is shown");
     assert((await pg.locator("#error").textContent()) === "none", "no error");
+    // React: StrictMode's mount → unmount → mount really happened.
     const listeners = await pg.evaluate(() => window.__stateListeners);
-    if (example.strictMode) {
-      // StrictMode's mount → unmount → mount really happened.
-      assert(listeners.added === 2 && listeners.removed === 1, `statechange listeners added/removed: ${JSON.stringify(listeners)}`);
-    } else {
-      assert(listeners.added === 1 && listeners.removed === 0, `statechange listeners added/removed: ${JSON.stringify(listeners)}`);
-    }
+    const want = example.listeners;
+    assert(
+      listeners.added === want.added && listeners.removed === want.removed,
+      `statechange listeners added/removed: ${JSON.stringify(listeners)}, expected ${JSON.stringify(want)}`,
+    );
   });
 
   await step("equal options again keep the chat; a forced refresh evaluates the widget with a new token, one panel", "/#/", async (pg, seen) => {
@@ -260,6 +289,11 @@ async function runExample(browser, example, server) {
     // Navigation by the links' own click(): Playwright's pg.click() adds
     // listeners of its own to window, which would blur the comparison.
     const follow = (id) => pg.evaluate((id) => document.getElementById(id).click(), id);
+    // The first waitForFunction sets up Playwright's script in the page's
+    // own world, which adds window listeners of its own: before the
+    // baseline, since through zone.js's patched addEventListener (Angular)
+    // they would look like the app's.
+    await until(pg, () => document.getElementById("about") !== null);
     const baseline = await pageListeners(pg, base);
     await follow("to-chat");
     await state(pg, "ready");
@@ -310,6 +344,10 @@ async function runExample(browser, example, server) {
       assert((await box.count()) === 1, `contact boxes: ${await box.count()}`);
       assert((await box.textContent()).includes("support@example.com"), "the example's contact e-mail");
       assert(seen.tokenRequests === 0 && (await tags(pg)) === 0, "no token request, no widget tag");
+      // The policy blocked WebAssembly only: no inline script or handler
+      // of the app's build (which would not run under it).
+      const blocked = await pg.evaluate(() => window.__cspViolations);
+      assert(blocked.length > 0 && blocked.every((v) => v.endsWith(" wasm-eval")), `CSP violations: ${blocked.join(", ")}`);
       await pg.evaluate(() => document.getElementById("to-about").click());
       await pg.locator("#about").waitFor({ timeout: STEP_TIMEOUT });
       assert((await box.count()) === 0, "the box went with the component");
@@ -331,6 +369,10 @@ try {
   for (const example of EXAMPLES) {
     if (only.length && !only.includes(example.name)) continue;
     const dir = resolve(root, "www/examples", example.name);
+    if (example.inReadme) {
+      const file = readFileSync(resolve(dir, example.inReadme), "utf8");
+      assert(readFileSync(resolve(root, "README.md"), "utf8").includes("```ts\n" + file + "```"), `README.md's copy of ${example.name}/${example.inReadme} differs from the file`);
+    }
     let t = Date.now();
     const how = install(dir, tarball);
     const installMs = Date.now() - t;
@@ -338,7 +380,7 @@ try {
     build(dir, example);
     const buildMs = Date.now() - t;
     t = Date.now();
-    const server = await startDevServer({ www: resolve(dir, "dist") });
+    const server = await startDevServer({ www: resolve(dir, example.dist) });
     let results;
     try {
       results = await runExample(browser, example, server);
