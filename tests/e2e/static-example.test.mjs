@@ -3,7 +3,8 @@
 // `npm pack` tarball as a user's site would be:
 //
 //   1. pack pkg/ into target/chathub-loader-<version>.tgz (the example
-//      depends on it by a file: path);
+//      depends on it by a file: path; skipped when the tarball is newer
+//      than every file of pkg/);
 //   2. `npm ci` (skipped when package.json, package-lock.json and the
 //      tarball are unchanged since the last install), `npm run build`
 //      (copies the pages and the package's auto.js, glue, .wasm and
@@ -34,12 +35,12 @@
 // Every step also checks: nothing uncaught, no token in the console or in
 // any request URL. Needs `make pkg` and `cargo build -p
 // chathub-token-server` first (the Makefile's examples-test target does
-// both). Prints the install, build and test times. No test framework:
+// both). Prints the pack, install, build and test times. No test framework:
 // exit code 0 or 1.
 
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
 import { root, startDevServer } from "./dev-server.mjs";
@@ -54,12 +55,19 @@ function assert(cond, message) {
 }
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Packs pkg/ into target/; the tarball's path. */
+/**
+ * Packs pkg/ into target/ unless the tarball there is newer than every
+ * file of pkg/ (examples.test.mjs, run just before by make examples-test,
+ * packed it); the tarball's path and "npm pack" or "reused".
+ */
 function pack() {
   const version = JSON.parse(readFileSync(resolve(root, "pkg/package.json"), "utf8")).version;
   assert(existsSync(resolve(root, "pkg/auto.js")), "missing pkg/auto.js (run make pkg)");
+  const tarball = resolve(root, `target/chathub-loader-${version}.tgz`);
+  const newest = Math.max(...readdirSync(resolve(root, "pkg")).map((f) => statSync(resolve(root, "pkg", f)).mtimeMs));
+  if (existsSync(tarball) && statSync(tarball).mtimeMs > newest) return [tarball, "reused"];
   execFileSync("npm", ["pack", "--pack-destination", "../target", "--loglevel=error"], { cwd: resolve(root, "pkg"), stdio: ["ignore", "ignore", "inherit"] });
-  return resolve(root, `target/chathub-loader-${version}.tgz`);
+  return [tarball, "npm pack"];
 }
 
 /** npm ci unless nothing changed since the last one; "npm ci" or "reused". */
@@ -371,8 +379,10 @@ let results = { passed: 0, failed: 0 };
 let browser;
 let times = "";
 try {
-  const tarball = pack();
   let t = Date.now();
+  const [tarball, packed] = pack();
+  const packMs = Date.now() - t;
+  t = Date.now();
   const how = install(tarball);
   const installMs = Date.now() - t;
   t = Date.now();
@@ -386,7 +396,7 @@ try {
   } finally {
     await server.stop();
   }
-  times = `install ${seconds(installMs)} (${how}), build ${seconds(buildMs)}, e2e ${seconds(Date.now() - t)}`;
+  times = `pack ${seconds(packMs)} (${packed}), install ${seconds(installMs)} (${how}), build ${seconds(buildMs)}, e2e ${seconds(Date.now() - t)}`;
   if (results.failed) failed = true;
 } catch (e) {
   failed = true;
