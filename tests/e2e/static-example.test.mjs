@@ -214,7 +214,7 @@ async function run(browser, server) {
   await step(
     "short tokens: two separate refresh cycles, each org's tag changes on its own, one request per new token",
     null,
-    async (pg, seen) => {
+    async (pg) => {
       // Operator tokens living 8 s: each manager refreshes ~1.6 s before
       // its token expires (20% of the lifetime), on its own timer.
       await admin("token-lifetime", { seconds: 8 });
@@ -222,19 +222,32 @@ async function run(browser, server) {
       const REFRESHES = 2;
       for (const org of ORGS) {
         await pg.locator(`#refreshes-${org}`, { hasText: new RegExp(`^[${REFRESHES}-9]$`) }).waitFor({ timeout: STEP_TIMEOUT });
-        await connected(pg, org);
       }
-      const evals = await evaluations(pg);
-      const snapshots = await pg.evaluate(() => window.__tagSnapshots);
+      // One consistent reading, taken in the page while both orgs are
+      // "ready" (no refresh round in flight): the widget evaluations, the
+      // token responses (resource timing) and the tags' tokens over time.
+      const reading = await until(pg, (orgs) => {
+        if (orgs.some((o) => document.getElementById(`state-${o}`).textContent !== "ready")) return null;
+        const requests = performance
+          .getEntriesByType("resource")
+          .map((e) => new URL(e.name))
+          .filter((u) => u.pathname === "/api/chathub/token")
+          .map((u) => u.searchParams.get("org"));
+        const evals = (window.__chathubWidget?.evaluations ?? []).map(({ org, token }) => ({ org, token }));
+        return { requests, evals, snapshots: window.__tagSnapshots };
+      }, ORGS).then((h) => h.jsonValue());
+      const { evals, snapshots } = reading;
       for (const org of ORGS) {
         const mine = evals.filter((e) => e.org === org).map((e) => e.token);
         assert(mine.length >= REFRESHES + 1, `${org}: widget evaluations ${mine.length}`);
         assert(new Set(mine).size === mine.length, `${org}: every evaluation has a new token`);
         // Each new token was one request (no request without a new token, no retry loop).
-        assert(seen.token[org] === mine.length, `${org}: ${seen.token[org]} token requests for ${mine.length} tokens`);
+        const requests = reading.requests.filter((o) => o === org).length;
+        assert(requests === mine.length, `${org}: ${requests} token requests for ${mine.length} tokens`);
         // The tag's token over time: only new tokens of this org.
         const seenTokens = [...new Set(snapshots.map((s) => s[org]).filter(Boolean))];
         assert(seenTokens.every((t) => mine.includes(t)), `${org}: its tag carried a token its widget never evaluated`);
+        await connected(pg, org);
       }
       assert(snapshots.length >= evals.length, `tag changes recorded: ${snapshots.length} for ${evals.length} evaluations`);
       const others = evals.filter((e) => !ORGS.includes(e.org));
