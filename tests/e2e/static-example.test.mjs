@@ -31,6 +31,9 @@
 //                             the test; visible: the container scrolled into
 //                             view; interaction: a key press). eager, the
 //                             control: one of each without anything.
+//                             help.html ships with "visible"; for the others
+//                             the test serves it with the tag's data-trigger
+//                             rewritten (page.route).
 //
 // Every step also checks: nothing uncaught, no token in the console or in
 // any request URL. Needs `make pkg` and `cargo build -p
