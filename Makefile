@@ -9,7 +9,7 @@ PORT ?= 8080
 
 .PHONY: setup pkg test demo bench lint host-test browser-test pkg-test e2e-test size \
   browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \
-  test-server smoke-test examples-test
+  test-server smoke-test examples-test screenshots
 
 setup:
 	@scripts/setup.sh
@@ -127,16 +127,24 @@ e2e-test: pkg
 ## The example apps (www/examples/react, www/examples/vue,
 ## www/examples/angular), each installed from the `npm pack` tarball (npm
 ## ci, skipped when nothing changed), built (Vite; the Angular CLI) and
-## driven in headless Chromium against the dev token server.
+## driven in headless Chromium against the dev token server; the static
+## example (www/examples/static, auto.js tags, no bundler) too.
 examples-test: pkg
 	cargo build -p chathub-token-server
 	node tests/e2e/examples.test.mjs
+	node tests/e2e/static-example.test.mjs
 
 ## Smoke test of the demo in Firefox ESR and WebKitGTK over W3C WebDriver
 ## (WebKit's MiniBrowser needs a display: a private Xvfb).
 smoke-test: pkg
 	cargo build -p chathub-token-server
 	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/smoke-webdriver.mjs firefox webkit
+
+## make screenshots: retakes the README's screenshots of the demo page
+## (loading, ready, fallback) into www/screenshots/ (scripts/screenshots.mjs).
+screenshots: pkg
+	cargo build -p chathub-token-server
+	node scripts/screenshots.mjs
 
 ## make demo: the whole thing on one machine, offline, at http://127.0.0.1:$(PORT)/
 demo: pkg
