@@ -16,7 +16,7 @@ setup:
 
 ## make pkg: build the npm package (glue + size-optimised wasm) into pkg/
 pkg: setup
-	cargo build -p chathub-loader --target $(WASM_TARGET) --profile wasm
+	cargo build -p chathub-loader --target $(WASM_TARGET) --profile wasm --features ship
 	rm -rf pkg/snippets
 	wasm-bindgen --target web --out-dir pkg --out-name chathub_loader \
 	  --remove-name-section --remove-producers-section $(WASM_BUILD)

@@ -325,6 +325,12 @@ export function sleep(ms) {
   return wait;
 }
 
+/** Calls `f()` once after `ms`, or every `ms` with `repeat`; returns the canceller. */
+export function timer(f, ms, repeat) {
+  const id = repeat ? setInterval(() => f(), ms) : setTimeout(() => f(), ms);
+  return () => (repeat ? clearInterval(id) : clearTimeout(id));
+}
+
 /** Calls `f()` on each `type` event of `target` (in the capture phase with `capture`); returns the remover. */
 export function listen(target, type, f, capture) {
   const handler = () => f();

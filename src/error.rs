@@ -1,6 +1,7 @@
 //! Typed errors that cross into JavaScript as `Error` objects with a stable `code`.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 use wasm_bindgen::JsValue;
 

@@ -5,8 +5,9 @@
 //! options can mount and unmount in any order without taking the chat away
 //! from each other.
 
-use std::cell::Cell;
-use std::rc::Rc;
+use crate::prelude::*;
+use alloc::rc::Rc;
+use core::cell::Cell;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;

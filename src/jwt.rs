@@ -1,6 +1,8 @@
 //! Reading a JWT's payload (never verifying it: the widget's server does
 //! that). The loader only wants `exp`, to refuse a token already past it.
 
+use crate::prelude::*;
+
 /// Decodes unpadded or padded base64url. `None` on any invalid byte.
 /// Works on bytes (no `str` pattern searchers: they cost wasm bytes).
 pub fn base64url_decode(input: &[u8]) -> Option<Vec<u8>> {

@@ -2,11 +2,12 @@
 //! every future guarded by it finishes at its next poll with `DESTROYED`,
 //! dropping (and so clearing) the timers and requests it was waiting on.
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use crate::prelude::*;
+use alloc::rc::Rc;
+use core::cell::{Cell, RefCell};
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
 
 use crate::error::LoaderError;
 
@@ -26,7 +27,7 @@ impl Lifetime {
     /// Ends the lifetime and wakes every guarded future.
     pub fn cancel(&self) {
         self.cancelled.set(true);
-        let wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        let wakers = core::mem::take(&mut *self.wakers.borrow_mut());
         for w in wakers {
             w.wake();
         }

@@ -9,8 +9,9 @@
 //! held across an `.await` or across a call that can reach page code
 //! (dispatching the state event, removing an element that may hold focus).
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
+use core::cell::{Cell, RefCell};
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;

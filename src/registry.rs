@@ -1,16 +1,18 @@
 //! One live manager per org per page.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::manager::Inner;
 use crate::options::Options;
+use crate::prelude::*;
+use crate::single::single_thread_static;
 use crate::text::cat;
 
-thread_local! {
+single_thread_static! {
     // A page has a handful of orgs at most: a Vec beats a HashMap in bytes.
-    static LIVE: RefCell<Vec<Rc<Inner>>> = const { RefCell::new(Vec::new()) };
+    static LIVE: RefCell<Vec<Rc<Inner>>> = RefCell::new(Vec::new());
 }
 
 /// The live manager for these options' org: the same one when the options
@@ -50,6 +52,6 @@ pub fn register(inner: &Rc<Inner>) {
 pub fn unregister(inner: &Inner) {
     LIVE.with(|l| {
         l.borrow_mut()
-            .retain(|cur| !std::ptr::eq(Rc::as_ptr(cur), inner))
+            .retain(|cur| !core::ptr::eq(Rc::as_ptr(cur), inner))
     });
 }

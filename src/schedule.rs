@@ -90,7 +90,7 @@ pub fn clamp_timer_ms(ms: f64) -> i32 {
 /// random (`unit` in `[0, 1)`), so a fleet of pages does not retry in step.
 /// Used between the quick attempts of a round someone waits for.
 pub fn backoff_ms(attempt: u32, base_ms: f64, max_ms: f64, unit: f64) -> f64 {
-    let step = (base_ms * 2f64.powi(attempt.min(30) as i32)).min(max_ms);
+    let step = (base_ms * f64::from(1u32 << attempt.min(30))).min(max_ms);
     step / 2.0 + step / 2.0 * unit.clamp(0.0, 1.0)
 }
 
@@ -120,7 +120,7 @@ pub const JITTER_FLOOR: f64 = 1.0 / 3.0;
 /// before `initialize()` costs at most 8 requests in its first minute and
 /// 13 in ten (see the `budget` test).
 pub fn retry_delay_ms(n: u32, base_ms: f64, cap_ms: f64, unit: f64) -> f64 {
-    let step = (base_ms * 2f64.powi(n.saturating_sub(1).min(30) as i32)).min(cap_ms);
+    let step = (base_ms * f64::from(1u32 << n.saturating_sub(1).min(30))).min(cap_ms);
     step * (JITTER_FLOOR + (1.0 - JITTER_FLOOR) * unit.clamp(0.0, 1.0))
 }
 

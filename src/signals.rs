@@ -9,9 +9,9 @@
 //! raised by another org's widget tag is that org's; an
 //! `unhandledrejection` carries no URL, so it counts, under the cool-down.
 
-use std::cell::{Cell, RefCell};
+use crate::prelude::*;
+use core::cell::{Cell, RefCell};
 
-use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::prelude::*;
 use web_sys::Document;
 
@@ -19,6 +19,7 @@ use crate::events::State;
 use crate::listening::Listening;
 use crate::manager::Inner;
 use crate::schedule;
+use crate::timer::Timer;
 
 /// How long a `token expired` burst is collected before one refresh.
 const SIGNAL_DEBOUNCE_MS: u32 = 200;
@@ -45,8 +46,8 @@ type PageWatch = Listening<(Closure<dyn Fn(bool)>, Closure<dyn Fn(String)>)>;
 /// One manager's listeners and signal bookkeeping.
 pub struct Signals {
     page: RefCell<Option<PageWatch>>,
-    interval: RefCell<Option<Interval>>,
-    debounce: RefCell<Option<Timeout>>,
+    interval: RefCell<Option<Timer>>,
+    debounce: RefCell<Option<Timer>>,
     last_ms: Cell<f64>,
 }
 
@@ -112,7 +113,7 @@ impl Inner {
             &self.opts.tag_id(),
         );
         *self.signals.page.borrow_mut() = Some(PageWatch::new(remove, (check, signal)));
-        let interval = Interval::new(
+        let interval = Timer::interval(
             schedule::clamp_timer_ms(self.opts.check_interval_ms).max(1) as u32,
             self.defer(|inner| inner.check(false)),
         );
@@ -139,6 +140,6 @@ impl Inner {
             inner.signals.last_ms.set(js_sys::Date::now());
             inner.trigger();
         });
-        *s.debounce.borrow_mut() = Some(Timeout::new(SIGNAL_DEBOUNCE_MS, fire));
+        *s.debounce.borrow_mut() = Some(Timer::timeout(SIGNAL_DEBOUNCE_MS, fire));
     }
 }

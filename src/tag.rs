@@ -13,7 +13,7 @@
 //! mount given up (destroy, timeout) keeps watching and removes what the
 //! late evaluation adds (see `waitLoad` in `js/dom.js`).
 
-use std::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
@@ -23,13 +23,18 @@ use web_sys::{Document, Element, EventTarget, HtmlScriptElement};
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
+use crate::prelude::*;
 use crate::schedule;
+use crate::single::single_thread_static;
 use crate::text::{cat, num};
 
-thread_local! {
+single_thread_static! {
     /// Module URLs already evaluated in this document (module map mirror).
-    static EVALUATED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    static NEXT_VERSION: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
+    static EVALUATED: RefCell<Vec<String>> = RefCell::new(Vec::new());
+}
+single_thread_static! {
+    /// The next `chathub_v` of a URL evaluated before.
+    static NEXT_VERSION: Cell<u32> = Cell::new(1);
 }
 
 /// A tag the manager owns, with the UI its evaluation created.

@@ -2,6 +2,8 @@
 //! an `Arguments` table and pulls in the formatter's padding and integer
 //! code; joining string pieces is smaller in the wasm.
 
+use crate::prelude::*;
+
 /// The pieces, joined: `cat(&["a ", x, " b"])`.
 pub fn cat(parts: &[&str]) -> String {
     let mut out = String::new();

@@ -1,6 +1,6 @@
 //! When the manager starts its next round: the refresh timer, the retry
 //! timer after a failure, and the check every wake-up runs. The maths is
-//! in `schedule`; this wires it to gloo timers (RAII: dropping a `Timeout`
+//! in `schedule`; this wires it to timers (RAII: dropping a [`Timer`]
 //! clears it).
 //!
 //! The retry budget: a round someone waits for (`initialize()`,
@@ -10,20 +10,19 @@
 //! frozen, so a timer only ever leads to `check()`, which reads the clock
 //! again.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-
-use gloo_timers::callback::Timeout;
+use alloc::rc::Rc;
+use core::cell::{Cell, RefCell};
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::events::State;
 use crate::manager::{document, Inner};
 use crate::schedule;
+use crate::timer::Timer;
 
 /// The manager's two one-shot timers, and when the pending retry is due.
 pub struct Timers {
-    refresh: RefCell<Option<Timeout>>,
-    retry: RefCell<Option<Timeout>>,
+    refresh: RefCell<Option<Timer>>,
+    retry: RefCell<Option<Timer>>,
     /// When the pending retry is due (local ms); NaN when none is.
     retry_at: Cell<f64>,
     /// When the failure that armed it happened.
@@ -70,11 +69,11 @@ pub(crate) fn page_hidden() -> bool {
 }
 
 impl Inner {
-    fn arm(&self, slot: &RefCell<Option<Timeout>>, delay_ms: f64) {
+    fn arm(&self, slot: &RefCell<Option<Timer>>, delay_ms: f64) {
         if self.destroyed() {
             return;
         }
-        let t = Timeout::new(
+        let t = Timer::timeout(
             schedule::clamp_timer_ms(delay_ms) as u32,
             self.defer(|inner| inner.check(false)),
         );

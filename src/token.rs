@@ -1,10 +1,9 @@
 //! One request to the page's token endpoint, checked before it is trusted:
 //! status first, then the JSON shape, then both expiry claims.
 
-use std::cell::Cell;
-use std::rc::Rc;
+use alloc::rc::Rc;
+use core::cell::Cell;
 
-use gloo_timers::callback::Timeout;
 use js_sys::{Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -13,7 +12,9 @@ use web_sys::{AbortController, Headers, RequestInit, Response};
 
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
+use crate::prelude::*;
 use crate::text::{cat, num};
+use crate::timer::Timer;
 use crate::{jwt, schedule};
 
 /// The largest token answer read (`{token, expiresAt}` is a few hundred
@@ -47,8 +48,8 @@ pub struct Token {
     pub repeated: bool,
 }
 
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Token {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Never print the credential itself.
         f.debug_struct("Token")
             .field("expires_at_ms", &self.expires_at_ms)
@@ -103,7 +104,7 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
     let timed_out = Rc::new(Cell::new(false));
     let _timeout = {
         let (flag, ctrl) = (timed_out.clone(), ctrl.clone());
-        Timeout::new(
+        Timer::timeout(
             schedule::clamp_timer_ms(opts.request_timeout_ms) as u32,
             move || {
                 flag.set(true);

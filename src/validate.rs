@@ -1,6 +1,8 @@
 //! Checks on what the page hands us for links and URLs. Pure string logic,
 //! tested on the host; URL parsing itself is the browser's (`URL`).
 
+use crate::prelude::*;
+
 /// An e-mail address safe to put behind `mailto:`: one `@`, a dotted
 /// domain, nothing that could smuggle headers (`?`, `&`) or markup.
 pub fn is_valid_email(s: &str) -> bool {

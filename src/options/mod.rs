@@ -6,6 +6,7 @@ mod parts;
 mod read;
 mod url;
 
+use crate::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
@@ -313,7 +314,8 @@ impl Options {
         }
 
         let max_retries = r.number("maxRetries", 0.0)?.unwrap_or(3.0);
-        if max_retries.fract() != 0.0 || max_retries > 20.0 {
+        // Whole: `f64::fract` needs `std`.
+        if f64::from(max_retries as u32) != max_retries || max_retries > 20.0 {
             return Err(LoaderError::invalid(
                 "maxRetries",
                 "must be a whole number from 0 to 20",

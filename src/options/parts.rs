@@ -1,5 +1,6 @@
 //! The nested option objects: `fetchInit` and `fallback`.
 
+use crate::prelude::*;
 use js_sys::{Array, Object};
 use wasm_bindgen::{JsCast, JsValue};
 

@@ -1,6 +1,7 @@
 //! Reading values out of the page's options object: type checks, unknown
 //! keys (with a "did you mean"), selectors, and message helpers.
 
+use crate::prelude::*;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 

@@ -2,6 +2,7 @@
 //! the spellings that make a URL mean something else than it reads.
 
 use crate::error::LoaderError;
+use crate::prelude::*;
 use crate::text::cat;
 use crate::validate;
 
