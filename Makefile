@@ -75,6 +75,9 @@ test:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -p chathub-loader --target $(WASM_TARGET) --all-targets -- -D warnings
+	@# The shipped build (no_std, its own panic handler): the library only,
+	@# as the test targets link std.
+	cargo clippy -p chathub-loader --target $(WASM_TARGET) --features ship --lib -- -D warnings
 	cargo clippy -p chathub-token-server --all-targets -- -D warnings
 
 host-test:
