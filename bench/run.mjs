@@ -227,9 +227,27 @@ const RESOURCE_BYTES = () => {
   return { bytes, requests, byKind, tokenAt };
 };
 
+// Resolves on the page's console message `text` (the probe's "__bench_done"
+// and "__bench_tag"): nothing runs in the page while the bench waits.
+function pageSignal(page, text, ms = 30000) {
+  let on;
+  let timer;
+  const p = new Promise((resolve, reject) => {
+    on = (msg) => msg.text() === text && resolve();
+    page.on("console", on);
+    timer = setTimeout(() => reject(new Error(`no ${text} within ${ms} ms`)), ms);
+  });
+  p.catch(() => {}).finally(() => {
+    page.off("console", on);
+    clearTimeout(timer);
+  });
+  return p;
+}
+
 async function measure(page, url) {
+  const done = pageSignal(page, "__bench_done");
   await page.goto(url, { waitUntil: "load", timeout: 30000 });
-  await page.waitForFunction(() => window.__bench && window.__bench.done, null, { timeout: 30000, polling: 10 });
+  await done;
   await sleep(60); // let late long-task entries arrive
   const b = await page.evaluate(() => window.__bench);
   if (b.error) throw new Error(`${url}: ${b.error}`);
@@ -516,9 +534,10 @@ const MOBILE_ROWS = [
 async function mobileRun(browser, origin, row) {
   const { ctx, page } = await openPage(browser, true);
   try {
+    const done = row.pull ? null : pageSignal(page, "__bench_done");
     await page.goto(origin + row.path, { waitUntil: "load", timeout: 30000 });
-    if (!row.pull) {
-      await page.waitForFunction(() => window.__bench.done, null, { timeout: 30000, polling: 10 });
+    if (done) {
+      await done;
       await sleep(60);
     } else await sleep(MOBILE_WINDOW_MS);
     const before = await page.evaluate(RESOURCE_BYTES);
@@ -527,8 +546,9 @@ async function mobileRun(browser, origin, row) {
     let fireToTag = null;
     if (row.pull) {
       if (b.tagAt != null) throw new Error(`${row.path}: the widget tag came before the trigger`);
+      const tag = pageSignal(page, "__bench_tag");
       await page.mouse.click(5, 5);
-      await page.waitForFunction(() => window.__bench.tagAt != null && window.__bench.inputAt != null, null, { timeout: 30000, polling: 10 });
+      await tag;
       fireToTag = await page.evaluate(() => window.__bench.tagAt - window.__bench.inputAt);
     }
     const after = row.pull ? await page.evaluate(RESOURCE_BYTES) : before;
@@ -614,9 +634,10 @@ async function triggerRun(browser, origin, c) {
   });
   let fireToTag = null;
   if (c.pull) {
+    const tag = pageSignal(page, "__bench_tag");
     if (c.pull === "click") await page.mouse.click(5, 5);
     else await page.evaluate(() => document.getElementById("chat").scrollIntoView());
-    await page.waitForFunction(() => window.__bench.tagAt != null && window.__bench.inputAt != null, null, { timeout: 15000, polling: 10 });
+    await tag;
     fireToTag = await page.evaluate(() => window.__bench.tagAt - window.__bench.inputAt);
   }
   await ctx.close();

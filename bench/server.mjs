@@ -46,7 +46,19 @@ export function makeToken(lifetimeSec = 3600) {
 const PROBE = `<script>
 (() => {
   const w = window;
-  w.__bench = { tagAt: null, inputAt: null, longTasks: [], done: false, error: null };
+  w.__bench = { tagAt: null, inputAt: null, longTasks: [], error: null };
+  // The bench waits for these two console messages instead of polling the
+  // page (Playwright's waitForFunction compiles its injected script in the
+  // page, 10-20 ms on the main thread, while the loader is still at work).
+  let done = false;
+  Object.defineProperty(w.__bench, "done", {
+    enumerable: true,
+    get: () => done,
+    set: (v) => {
+      if (v && !done) console.debug("__bench_done");
+      done = v;
+    },
+  });
   // When the visitor first did something (the "interaction" and
   // "visible" triggers' moment), in the capture phase, before the loader.
   for (const t of ["pointerdown", "keydown", "scroll"])
@@ -76,6 +88,7 @@ const PROBE = `<script>
     if (w.__bench.tagAt === null && document.querySelector("script#operator-chat-panel-script[token]")) {
       w.__bench.tagAt = performance.now();
       mo.disconnect();
+      console.debug("__bench_tag");
     }
   };
   const mo = new MutationObserver(check);
