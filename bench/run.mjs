@@ -1,5 +1,6 @@
 // make bench: size, page cost, memory, requests and server throughput.
-// Writes bench/results.json and prints a table. See bench/README-section.md.
+// Writes bench/results.json and prints the tables (also bench/out/table.txt).
+// See the README, "## Benchmarks (`make bench`)".
 //
 // Environment knobs (for quick runs while developing; defaults are the real bench):
 //   BENCH_PAIRS=60         loader/baseline pairs per page condition (BENCH_RUNS is the old name)
@@ -284,7 +285,9 @@ function attributeLongTasks(b, where) {
       where,
       start: t.start,
       duration: t.duration,
-      source: top ? `${whose(top.url)}${top.fn ? ` ${top.fn}()` : ""}, ${top.type || "?"} ${top.invoker || ""}`.trim() : "browser (no script in the frame: parsing, style, layout, GC)",
+      source: top
+        ? `${whose(top.url)}${top.fn ? ` ${top.fn}()` : ""}, ${top.type || "?"} ${top.invoker || ""}`.replace(/https?:\/\/127\.0\.0\.1:\d+/g, "").trim()
+        : "browser (no script in the frame: parsing, style, layout, GC)",
       script_ms: top ? top.duration : 0,
       scripts,
     };
@@ -458,9 +461,10 @@ function classifyTask(inside) {
   let source;
   if (/DevToolsSession/.test(mojo)) source = "the bench harness: a DevTools protocol call (Playwright), not the page";
   else if (/NavigationClient|AgentSchedulingGroup/.test(mojo)) source = "browser: navigation commit and HTML parsing";
+  else if (parts.module_eval > Math.max(parts.wasm_compile, parts.glue_calls))
+    source = "ours: evaluating the page's module script and the glue (compile, top level, init() up to its first await)";
   else if (parts.wasm_compile || parts.instantiate || parts.glue_calls)
     source = "ours: the .wasm's start (streaming compile finish, instantiate, the first calls into the wasm with their lazy compilation, the loader's <style>)";
-  else if (parts.module_eval) source = "ours: evaluating the page's module script and the glue";
   else if (parts.lifecycle) source = "browser: style, layout and paint";
   else if (parts.gc) source = "browser: garbage collection";
   else source = `browser: ${inside[0]?.name || "a task with no traced work"}`;
