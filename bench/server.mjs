@@ -2,17 +2,19 @@
 // vendor's plain-JS sample), pkg/ with correct content types, a trivial
 // stand-in widget module and a token endpoint whose delay the bench sets.
 //
-//   GET /loader.html, /baseline.html, /memory.html, /requests.html
-//   GET /trigger.html?trigger=T[&fold=1], /auto.html?trigger=T, /none.html
+//   GET /loader.html?delay=MS[&hints=0], /baseline.html?delay=MS, /driven.html
+//   GET /trigger.html?trigger=T[&fold=1][&delay=MS], /auto.html?trigger=T[&delay=MS], /none.html
 //                                       (the load-trigger conditions; fold:
 //                                       the container below the fold)
-//   GET /pkg/<file>                     (cacheable, like a versioned asset)
+//   GET /pkg/<file>                     (cacheable, like a versioned asset;
+//                                       gzip or brotli as the browser accepts)
 //   GET /widget/widget-script.js[?...]  (trivial ES module, cacheable)
 //   GET /api/chathub/token[?delay=MS][&org=KEY]
 //                                       → {"token": JWT-shaped, "expiresAt"}
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 
 const TYPES = {
   ".js": "text/javascript; charset=utf-8",
@@ -44,20 +46,49 @@ export function makeToken(lifetimeSec = 3600) {
 const PROBE = `<script>
 (() => {
   const w = window;
-  w.__bench = { tagAt: null, inputAt: null, longTasks: [], done: false, error: null };
+  w.__bench = { tagAt: null, inputAt: null, longTasks: [], error: null };
+  // The bench waits for these two console messages instead of polling the
+  // page (Playwright's waitForFunction compiles its injected script in the
+  // page, 10-20 ms on the main thread, while the loader is still at work).
+  let done = false;
+  Object.defineProperty(w.__bench, "done", {
+    enumerable: true,
+    get: () => done,
+    set: (v) => {
+      if (v && !done) console.debug("__bench_done");
+      done = v;
+    },
+  });
   // When the visitor first did something (the "interaction" and
   // "visible" triggers' moment), in the capture phase, before the loader.
   for (const t of ["pointerdown", "keydown", "scroll"])
     addEventListener(t, () => (w.__bench.inputAt ??= performance.now()), { capture: true, passive: true });
+  // Long tasks (> 50 ms) with what the browser attributes them to, and the
+  // long animation frames (> 50 ms) with the scripts that ran in them
+  // (source URL, function, invoker): the bench matches the two by time.
+  w.__bench.longTaskDetail = [];
+  w.__bench.loaf = [];
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.__bench.longTasks.push(Math.round(e.duration));
+      for (const e of list.getEntries()) {
+        w.__bench.longTasks.push(Math.round(e.duration));
+        w.__bench.longTaskDetail.push({ start: Math.round(e.startTime), duration: Math.round(e.duration), name: e.name,
+          attribution: (e.attribution || []).map((a) => [a.containerType, a.containerName, a.containerSrc].filter(Boolean).join(" ")) });
+      }
     }).observe({ type: "longtask", buffered: true });
+  } catch (e) {}
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries())
+        w.__bench.loaf.push({ start: Math.round(e.startTime), duration: Math.round(e.duration), blocking: Math.round(e.blockingDuration || 0),
+          scripts: (e.scripts || []).map((s) => ({ url: s.sourceURL, fn: s.sourceFunctionName, invoker: s.invoker, type: s.invokerType, duration: Math.round(s.duration) })) });
+    }).observe({ type: "long-animation-frame", buffered: true });
   } catch (e) {}
   const check = () => {
     if (w.__bench.tagAt === null && document.querySelector("script#operator-chat-panel-script[token]")) {
       w.__bench.tagAt = performance.now();
       mo.disconnect();
+      console.debug("__bench_tag");
     }
   };
   const mo = new MutationObserver(check);
@@ -72,18 +103,22 @@ const BODY = `<header><h1>Shop</h1><nav><a href="#">Home</a> · <a href="#">Prod
 
 const WIDGET_SRC = "/widget/widget-script.js";
 
-function loaderPage(delay) {
+// hints=false: the same page without the three preload hints.
+function loaderPage(delay, hints = true) {
   return `<!doctype html><html><head><meta charset="utf-8"><title>bench: loader</title>
 ${PROBE}
-<link rel="modulepreload" href="/pkg/chathub_loader.js">
+${hints ? `<link rel="modulepreload" href="/pkg/chathub_loader.js">
 <link rel="preload" href="/pkg/chathub_loader_bg.wasm" as="fetch" type="application/wasm" crossorigin>
-<link rel="preload" href="/api/chathub/token?delay=${delay}" as="fetch" crossorigin>
+<link rel="preload" href="/api/chathub/token?delay=${delay}" as="fetch" crossorigin>` : ""}
 </head><body>
 ${BODY}
 <script type="module">
   import init, { WidgetTokenManager } from "/pkg/chathub_loader.js";
+  // stage marks: the glue evaluated (this module runs), init() done (the .wasm compiled and instantiated)
+  window.__bench.gluedAt = performance.now();
   try {
     await init();
+    window.__bench.initAt = performance.now();
     await new WidgetTokenManager({ tokenUrl: "/api/chathub/token?delay=${delay}", widgetSrc: "${WIDGET_SRC}", container: "#chat" }).initialize();
   } catch (e) { window.__bench.error = String(e && (e.code || e.message) || e); }
   window.__bench.done = true;
@@ -117,6 +152,7 @@ function loadChatHubWidget(operatorToken) {
   try {
     const response = await fetch('/api/chathub/token?delay=${delay}');
     const data = await response.json();
+    window.__bench.tokenAt = performance.now();
     loadChatHubWidget(data.token);
   } catch (e) { window.__bench.error = String(e); window.__bench.done = true; }
 })();
@@ -144,7 +180,7 @@ ${BODY}
 // token preload: a trigger defers the token, and a preloaded token that is
 // never used is a wasted backend call), `trigger` as given; `fold` puts
 // the container three viewports down. The page never interacts by itself.
-function triggerPage(trigger, fold) {
+function triggerPage(trigger, fold, delay = 0) {
   return `<!doctype html><html><head><meta charset="utf-8"><title>bench: trigger ${trigger}</title>
 ${PROBE}
 <link rel="modulepreload" href="/pkg/chathub_loader.js">
@@ -155,7 +191,7 @@ ${fold ? '<div style="height:300vh"></div>' : ""}${BODY}
   import init, { WidgetTokenManager } from "/pkg/chathub_loader.js";
   try {
     await init();
-    await new WidgetTokenManager({ tokenUrl: "/api/chathub/token", widgetSrc: "${WIDGET_SRC}", container: "#chat", trigger: "${trigger}" }).initialize();
+    await new WidgetTokenManager({ tokenUrl: "/api/chathub/token${delay ? `?delay=${delay}` : ""}", widgetSrc: "${WIDGET_SRC}", container: "#chat", trigger: "${trigger}" }).initialize();
   } catch (e) { window.__bench.error = String(e && (e.code || e.message) || e); }
   window.__bench.done = true;
 </script>
@@ -164,12 +200,12 @@ ${fold ? '<div style="height:300vh"></div>' : ""}${BODY}
 
 // The same with the one-tag entry (auto.js): it waits for the trigger
 // before it imports the glue and the .wasm.
-function autoPage(trigger) {
+function autoPage(trigger, delay = 0) {
   return `<!doctype html><html><head><meta charset="utf-8"><title>bench: auto ${trigger}</title>
 ${PROBE}
 </head><body>
 ${BODY}
-<script type="module" src="/pkg/auto.js" data-token-url="/api/chathub/token" data-widget-src="${WIDGET_SRC}" data-container="#chat" data-trigger="${trigger}"></script>
+<script type="module" src="/pkg/auto.js" data-token-url="/api/chathub/token${delay ? `?delay=${delay}` : ""}" data-widget-src="${WIDGET_SRC}" data-container="#chat" data-trigger="${trigger}"></script>
 </body></html>`;
 }
 
@@ -188,8 +224,27 @@ w.__widgetEvaluations = (w.__widgetEvaluations || 0) + 1;
 export {};
 `;
 
-export function startBenchServer({ pkgDir, port = 0 } = {}) {
-  const stats = { token: 0, tokenByOrg: {} };
+// pkg/ files as served, per encoding, read and compressed once (the bench
+// reads pkg/ after `make pkg`; nothing rebuilds it during a run)
+const encodedCache = new Map();
+function encoded(file, encoding) {
+  const key = `${file}\0${encoding}`;
+  if (!encodedCache.has(key)) {
+    const raw = fs.readFileSync(file);
+    const body =
+      encoding === "br"
+        ? zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } })
+        : encoding === "gzip"
+          ? zlib.gzipSync(raw, { level: 9 })
+          : raw;
+    encodedCache.set(key, body);
+  }
+  return encodedCache.get(key);
+}
+
+// compress: serve pkg/ with Content-Encoding as negotiated (default); false: as is
+export function startBenchServer({ pkgDir, port = 0, compress = true } = {}) {
+  const stats = { token: 0, tokenByOrg: {}, encodings: {} };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, "http://x");
     const p = url.pathname;
@@ -207,11 +262,11 @@ export function startBenchServer({ pkgDir, port = 0 } = {}) {
       else answer();
       return;
     }
-    if (p === "/loader.html") return send(200, TYPES[".html"], loaderPage(delay), "no-cache");
+    if (p === "/loader.html") return send(200, TYPES[".html"], loaderPage(delay, url.searchParams.get("hints") !== "0"), "no-cache");
     if (p === "/baseline.html") return send(200, TYPES[".html"], baselinePage(delay), "no-cache");
     const trigger = (url.searchParams.get("trigger") || "eager").replace(/[^a-z]/g, "");
-    if (p === "/trigger.html") return send(200, TYPES[".html"], triggerPage(trigger, url.searchParams.has("fold")), "no-cache");
-    if (p === "/auto.html") return send(200, TYPES[".html"], autoPage(trigger), "no-cache");
+    if (p === "/trigger.html") return send(200, TYPES[".html"], triggerPage(trigger, url.searchParams.has("fold"), delay), "no-cache");
+    if (p === "/auto.html") return send(200, TYPES[".html"], autoPage(trigger, delay), "no-cache");
     if (p === "/none.html") return send(200, TYPES[".html"], nonePage(), "no-cache");
     if (p === "/driven.html") return send(200, TYPES[".html"], drivenPage("driven"), "no-cache");
     if (p === WIDGET_SRC) return send(200, TYPES[".js"], WIDGET_JS, "public, max-age=3600");
@@ -219,11 +274,18 @@ export function startBenchServer({ pkgDir, port = 0 } = {}) {
       const name = path.basename(p);
       const file = path.join(pkgDir, name);
       if (name.startsWith(".") || !fs.existsSync(file)) return send(404, "text/plain", "not found");
-      const body = fs.readFileSync(file);
+      // compressed as any real host serves it: brotli where the browser
+      // accepts it (Chromium: HTTPS only), else gzip -9 (loopback HTTP)
+      const accept = String(req.headers["accept-encoding"] || "");
+      const encoding = compress ? (/\bbr\b/.test(accept) ? "br" : /\bgzip\b/.test(accept) ? "gzip" : null) : null;
+      const body = encoded(file, encoding);
+      stats.encodings[encoding || "identity"] = (stats.encodings[encoding || "identity"] || 0) + 1;
       res.writeHead(200, {
         "content-type": TYPES[path.extname(name)] || "application/octet-stream",
         "cache-control": "public, max-age=3600",
         "content-length": body.length,
+        vary: "accept-encoding",
+        ...(encoding ? { "content-encoding": encoding } : {}),
       });
       return res.end(body);
     }

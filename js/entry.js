@@ -30,14 +30,23 @@ function unsupported(cause) {
   return e;
 }
 
-/** Loads the loader's WebAssembly module (see the glue's `init`). */
+/**
+ * Loads the loader's WebAssembly module (see the glue's `init`), then
+ * yields to the event loop: the end of the streaming compile and the
+ * instantiation run in one task, what the caller does next (the first
+ * calls into the .wasm, each function compiled on its first call) in
+ * another, so the two do not add up to one long task.
+ */
 export default async function init(input) {
   if (typeof WebAssembly != "object") throw unsupported();
+  let exports;
   try {
-    return await glueInit(input);
+    exports = await glueInit(input);
   } catch (e) {
     throw blocked() ? unsupported(e) : e;
   }
+  await new Promise((r) => setTimeout(r));
+  return exports;
 }
 
 /** Synchronous `init` from a module or its bytes. */
