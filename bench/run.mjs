@@ -7,6 +7,7 @@
 //   BENCH_MOBILE_RUNS=10   runs of the slow-mobile hints/trigger rows (page_mobile)
 //   BENCH_TRACE_RUNS=4     traced loader loads per condition for long-task attribution (page_trace)
 //   BENCH_CYCLES=1000      refresh cycles of the memory part
+//   BENCH_MEMORY_RUNS=2    loader and control memory runs each (alternating; medians)
 //   BENCH_WRK_SECONDS=20   duration of each wrk run
 //   BENCH_TRIGGER_RUNS=10  page loads per load-trigger condition
 //   BENCH_ONLY=size,page,page_mobile,page_trace,page_trigger,memory,requests,server,server_fault
@@ -38,6 +39,8 @@ const MOBILE = { latency: 150, downloadThroughput: 1.6e6 / 8, uploadThroughput: 
 const MOBILE_PROFILE_TEXT = "150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up (CDP Network.emulateNetworkConditions)";
 const CYCLES = Number(process.env.BENCH_CYCLES || 1000);
 const WARMUP_CYCLES = 20;
+// loader and control memory runs, alternating (BENCH_MEMORY_RUNS)
+const MEMORY_RUNS = Math.max(1, Number(process.env.BENCH_MEMORY_RUNS || 2));
 const CONCURRENT = 20;
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS || 20);
 const WRK_CONNECTIONS = 256;
@@ -766,11 +769,40 @@ async function memoryRun(browser, origin, reload, cycles, second = false) {
 }
 
 async function memory(browser, origin) {
-  // the measured figure: the widget's default reload ("module")
-  const { detail, ...r } = await memoryRun(browser, origin, null, CYCLES);
+  // The loader page (reload "module", the default) and the control without
+  // the loader, alternating, MEMORY_RUNS times each, each run CYCLES
+  // refreshes and then CYCLES more on the same page. Per refresh is read
+  // from the second CYCLES (steady state): the first ones also pay the
+  // engine's one-time warm-up (optimised JS, wasm tier-up: ~60 KB, see the
+  // README), which spread over 1000 refreshes moved the control by ~60
+  // bytes per refresh between two runs of the same code (909 and 973),
+  // about the size of the loader's own share. Medians of the runs and their
+  // difference are reported; the first CYCLES' figures are kept beside.
+  const loaderRuns = [];
+  const controlRuns = [];
+  for (let i = 0; i < MEMORY_RUNS; i++) {
+    loaderRuns.push(await memoryRun(browser, origin, null, CYCLES, true));
+    try {
+      controlRuns.push(await memoryRun(browser, origin, "plainjs", CYCLES, true));
+    } catch (e) {
+      extra.memoryPlain = { error: String(e.message || e).split("\n")[0] };
+    }
+  }
+  const perRefresh = (r) => Math.round((r.detail.after2.heap - r.detail.after.heap) / r.cycles);
+  const perRefreshFirst = (r) => Math.round((r.detail.after.heap - r.detail.before.heap) / r.cycles);
+  const medianRun = (runs) => [...runs].sort((a, b) => perRefresh(a) - perRefresh(b))[(runs.length - 1) >> 1];
+  const { detail, ...r } = medianRun(loaderRuns);
   Object.assign(results.memory, r);
   extra.memory = detail;
-  results.memory.loader_bytes_per_refresh = Math.round((detail.after.heap - detail.before.heap) / r.cycles);
+  results.memory.loader_bytes_per_refresh = perRefresh({ detail, cycles: r.cycles });
+  results.memory.loader_bytes_per_refresh_runs = loaderRuns.map(perRefresh);
+  results.memory.loader_bytes_per_refresh_first = perRefreshFirst({ detail, cycles: r.cycles });
+  if (controlRuns.length) {
+    extra.memoryPlain = medianRun(controlRuns);
+    results.memory.control_bytes_per_refresh = perRefresh(extra.memoryPlain);
+    results.memory.control_bytes_per_refresh_runs = controlRuns.map(perRefresh);
+    results.memory.control_bytes_per_refresh_first = perRefreshFirst(extra.memoryPlain);
+  }
   // for reading it: the same with reload "attribute" (no module re-evaluation)
   try {
     const a = await memoryRun(browser, origin, "attribute", CYCLES, true);
@@ -779,13 +811,6 @@ async function memory(browser, origin) {
     results.memory.attribute_second_run_growth_pct = r2(((a.detail.after2.heap - a.detail.after.heap) / a.detail.after.heap) * 100);
   } catch (e) {
     extra.memoryAttribute = { error: String(e.message || e).split("\n")[0] };
-  }
-  // and a control without the loader: plain JS replacing the module tag
-  try {
-    extra.memoryPlain = await memoryRun(browser, origin, "plainjs", CYCLES);
-    results.memory.control_bytes_per_refresh = Math.round((extra.memoryPlain.detail.after.heap - extra.memoryPlain.detail.before.heap) / CYCLES);
-  } catch (e) {
-    extra.memoryPlain = { error: String(e.message || e).split("\n")[0] };
   }
 }
 
@@ -1069,7 +1094,7 @@ function report(m) {
   }
   out.push("");
   out.push(
-    `Memory: ${fmt(me.cycles)} forced refreshes after ${WARMUP_CYCLES} warm-up ones, JS heap after forced GC (DevTools protocol); loader page: refreshToken() on one manager; control: the same page without the loader doing what the vendor's sample does per refresh (fetch the token, a new module tag with a new URL of the same shape)`,
+    `Memory: ${fmt(me.cycles)} forced refreshes after ${WARMUP_CYCLES} warm-up ones, JS heap after forced GC (DevTools protocol); loader page: refreshToken() on one manager; control: the same page without the loader doing what the vendor's sample does per refresh (fetch the token, a new module tag with a new URL of the same shape); loader and control ${MEMORY_RUNS} runs each, alternating, each ${fmt(me.cycles)} refreshes then ${fmt(me.cycles)} more: bytes per refresh from the second ${fmt(me.cycles)} (steady state), medians (runs: loader ${(me.loader_bytes_per_refresh_runs || []).join(", ")}; control ${(me.control_bytes_per_refresh_runs || []).join(", ")}); over the first ${fmt(me.cycles)}, with the engine's one-time warm-up: loader ${fmt(me.loader_bytes_per_refresh_first)}, control ${fmt(me.control_bytes_per_refresh_first)}`,
   );
   const mb = extra.memory?.before;
   const ma = extra.memory?.after;
@@ -1080,8 +1105,8 @@ function report(m) {
   out.push(
     table(
       [
-        ['loader page, reload "module": heap bytes per refresh', fmt(me.loader_bytes_per_refresh), "", ""],
-        ["control without the loader: heap bytes per refresh", fmt(me.control_bytes_per_refresh), "", ""],
+        ['loader page, reload "module": heap bytes per refresh (steady)', fmt(me.loader_bytes_per_refresh), "", ""],
+        ["control without the loader: heap bytes per refresh (steady)", fmt(me.control_bytes_per_refresh), "", ""],
         ["the loader's own share (difference)", fmt(own), "≤ 100", metMark(own == null ? null : own <= 100)],
         ['loader page, reload "module": heap growth over the cycles', me.heap_growth_pct == null ? "n/a" : `${me.heap_growth_pct}%`, "", ""],
         ['reload "attribute": heap growth over the cycles', me.attribute_heap_growth_pct == null ? "n/a" : `${me.attribute_heap_growth_pct}% (${fmt(perCycle(at))} bytes per refresh)`, "< 1%", metMark(me.attribute_heap_growth_pct == null ? null : me.attribute_heap_growth_pct < 1)],
