@@ -616,29 +616,10 @@ async function triggerRun(browser, origin, c) {
   await sleep(TRIGGER_WINDOW_MS);
   const { metrics } = await cdp.send("Performance.getMetrics");
   const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
-  const before = await page.evaluate(() => {
-    const kind = (name) => {
-      const p = new URL(name).pathname;
-      if (p.endsWith(".wasm")) return "wasm";
-      if (p.endsWith("/chathub_loader.js")) return "glue";
-      if (p.endsWith("/auto.js")) return "auto";
-      if (p.startsWith("/api/chathub/token")) return "token";
-      if (p.startsWith("/widget/")) return "widget";
-      return "other";
-    };
-    const byKind = {};
-    let bytes = 0;
-    let requests = 0;
-    let tokenAt = null;
-    for (const e of performance.getEntriesByType("resource")) {
-      const k = kind(e.name);
-      byKind[k] = (byKind[k] || 0) + e.encodedBodySize;
-      bytes += e.encodedBodySize;
-      requests++;
-      if (k == "token" && tokenAt == null) tokenAt = e.startTime;
-    }
-    return { bytes, requests, byKind, tokenAt, tagAt: window.__bench.tagAt, error: window.__bench.error };
-  });
+  const before = {
+    ...(await page.evaluate(RESOURCE_BYTES)),
+    ...(await page.evaluate(() => ({ tagAt: window.__bench.tagAt, error: window.__bench.error }))),
+  };
   let fireToTag = null;
   if (c.pull) {
     const tag = pageSignal(page, "__bench_tag");

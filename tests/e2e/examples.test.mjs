@@ -35,11 +35,11 @@
 // and test time of each example. No test framework: exit code 0 or 1.
 
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
 import { root, startDevServer } from "./dev-server.mjs";
+import { install, pack } from "./tarball.mjs";
 
 const STEP_TIMEOUT = 20_000;
 // Each example's build (a command in its node_modules/.bin), the folder
@@ -74,43 +74,6 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
-
-/** Packs pkg/ into target/; the tarball's path. */
-function pack() {
-  const version = JSON.parse(readFileSync(resolve(root, "pkg/package.json"), "utf8")).version;
-  assert(existsSync(resolve(root, "pkg/react.js")), "missing pkg/react.js (run make pkg)");
-  execFileSync("npm", ["pack", "--pack-destination", "../target", "--loglevel=error"], { cwd: resolve(root, "pkg"), stdio: ["ignore", "ignore", "inherit"] });
-  return resolve(root, `target/chathub-loader-${version}.tgz`);
-}
-
-/** npm ci unless nothing changed since the last one; "npm ci" or "reused". */
-function install(dir, tarball) {
-  const manifest = JSON.parse(readFileSync(resolve(dir, "package.json"), "utf8"));
-  const wanted = resolve(dir, manifest.dependencies["chathub-loader"].replace(/^file:/, ""));
-  assert(wanted === tarball, `${dir}/package.json depends on ${wanted}, but npm pack made ${tarball}: update the file: path`);
-  const lock = JSON.parse(readFileSync(resolve(dir, "package-lock.json"), "utf8"));
-  // With an integrity in the lock, npm installs its cached copy of an
-  // older tarball of the same name: the lock must not have one.
-  assert(
-    !lock.packages["node_modules/chathub-loader"]?.integrity,
-    `${dir}/package-lock.json has an "integrity" for chathub-loader: delete that line (npm would install a stale cached copy of the tarball)`,
-  );
-  const hash = createHash("sha256");
-  for (const f of [resolve(dir, "package.json"), resolve(dir, "package-lock.json"), tarball]) hash.update(readFileSync(f));
-  const stamp = hash.digest("hex");
-  const stampFile = resolve(dir, "node_modules/.chathub-example-stamp");
-  if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return "reused";
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"] });
-  // The package is the tarball just packed: a copy (not a link into pkg/),
-  // byte for byte what make pkg built.
-  const installed = resolve(dir, "node_modules/chathub-loader");
-  assert(!lstatSync(installed).isSymbolicLink(), `${installed} is a link, not an install of the tarball`);
-  for (const f of ["chathub_loader.js", "chathub_loader_bg.wasm", "react.js", "vue.js"]) {
-    assert(readFileSync(resolve(installed, f)).equals(readFileSync(resolve(root, "pkg", f))), `${installed}/${f} differs from pkg/${f}`);
-  }
-  writeFileSync(stampFile, stamp);
-  return "npm ci";
-}
 
 function build(dir, example) {
   const [bin, ...args] = example.build;
@@ -364,7 +327,7 @@ let failedSteps = 0;
 let browser;
 const times = [];
 try {
-  const tarball = pack();
+  const [tarball] = pack();
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
   for (const example of EXAMPLES) {
     if (only.length && !only.includes(example.name)) continue;
@@ -374,7 +337,7 @@ try {
       assert(readFileSync(resolve(root, "README.md"), "utf8").includes("```ts\n" + file + "```"), `README.md's copy of ${example.name}/${example.inReadme} differs from the file`);
     }
     let t = Date.now();
-    const how = install(dir, tarball);
+    const how = install(dir, tarball, ["chathub_loader.js", "chathub_loader_bg.wasm", "react.js", "vue.js"]);
     const installMs = Date.now() - t;
     t = Date.now();
     build(dir, example);

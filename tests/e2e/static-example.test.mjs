@@ -42,11 +42,11 @@
 // exit code 0 or 1.
 
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
 import { root, startDevServer } from "./dev-server.mjs";
+import { install, pack } from "./tarball.mjs";
 
 const STEP_TIMEOUT = 20_000;
 const ORGS = ["sales", "support"];
@@ -57,50 +57,6 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
-
-/**
- * Packs pkg/ into target/ unless the tarball there is newer than every
- * file of pkg/ (examples.test.mjs, run just before by make examples-test,
- * packed it); the tarball's path and "npm pack" or "reused".
- */
-function pack() {
-  const version = JSON.parse(readFileSync(resolve(root, "pkg/package.json"), "utf8")).version;
-  assert(existsSync(resolve(root, "pkg/auto.js")), "missing pkg/auto.js (run make pkg)");
-  const tarball = resolve(root, `target/chathub-loader-${version}.tgz`);
-  const newest = Math.max(...readdirSync(resolve(root, "pkg")).map((f) => statSync(resolve(root, "pkg", f)).mtimeMs));
-  if (existsSync(tarball) && statSync(tarball).mtimeMs > newest) return [tarball, "reused"];
-  execFileSync("npm", ["pack", "--pack-destination", "../target", "--loglevel=error"], { cwd: resolve(root, "pkg"), stdio: ["ignore", "ignore", "inherit"] });
-  return [tarball, "npm pack"];
-}
-
-/** npm ci unless nothing changed since the last one; "npm ci" or "reused". */
-function install(tarball) {
-  const manifest = JSON.parse(readFileSync(resolve(dir, "package.json"), "utf8"));
-  const wanted = resolve(dir, manifest.dependencies["chathub-loader"].replace(/^file:/, ""));
-  assert(wanted === tarball, `${dir}/package.json depends on ${wanted}, but npm pack made ${tarball}: update the file: path`);
-  const lock = JSON.parse(readFileSync(resolve(dir, "package-lock.json"), "utf8"));
-  // With an integrity in the lock, npm installs its cached copy of an
-  // older tarball of the same name: the lock must not have one.
-  assert(
-    !lock.packages["node_modules/chathub-loader"]?.integrity,
-    `${dir}/package-lock.json has an "integrity" for chathub-loader: delete that line (npm would install a stale cached copy of the tarball)`,
-  );
-  const hash = createHash("sha256");
-  for (const f of [resolve(dir, "package.json"), resolve(dir, "package-lock.json"), tarball]) hash.update(readFileSync(f));
-  const stamp = hash.digest("hex");
-  const stampFile = resolve(dir, "node_modules/.chathub-example-stamp");
-  if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return "reused";
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"] });
-  // The package is the tarball just packed: a copy (not a link into pkg/),
-  // byte for byte what make pkg built.
-  const installed = resolve(dir, "node_modules/chathub-loader");
-  assert(!lstatSync(installed).isSymbolicLink(), `${installed} is a link, not an install of the tarball`);
-  for (const f of VENDORED) {
-    assert(readFileSync(resolve(installed, f)).equals(readFileSync(resolve(root, "pkg", f))), `${installed}/${f} differs from pkg/${f}`);
-  }
-  writeFileSync(stampFile, stamp);
-  return "npm ci";
-}
 
 function build() {
   execFileSync("npm", ["run", "--silent", "build"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
@@ -399,7 +355,7 @@ try {
   const [tarball, packed] = pack();
   const packMs = Date.now() - t;
   t = Date.now();
-  const how = install(tarball);
+  const how = install(dir, tarball, VENDORED);
   const installMs = Date.now() - t;
   t = Date.now();
   build();
