@@ -11,6 +11,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { controlRefreshes } from "./control.mjs";
 import { startBenchServer } from "./server.mjs";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bench = await startBenchServer({ pkgDir: path.join(ROOT, "pkg") });
@@ -26,16 +27,12 @@ if (mode !== "control") await page.evaluate(async (mode) => {
   window.__m = new window.WidgetTokenManager(opts);
   await window.__m.initialize();
 }, mode);
-const cycle = (n) => mode !== "control" ? page.evaluate(async (n) => { for (let i = 0; i < n; i++) await window.__m.refreshToken(); }, n)
- : page.evaluate(async (n) => { for (let i = 0; i < n; i++) {
-          const { token } = await (await fetch("/api/chathub/token")).json();
-          const old = document.getElementById("operator-chat-panel-script");
-          const s = document.createElement("script");
-          s.type = "module"; s.id = "operator-chat-panel-script";
-          s.src = `/widget/widget-script.js?chathub_v=${(window.__v = (window.__v || 0) + 1)}`;
-          s.setAttribute("token", token);
-          await new Promise((resolve, reject) => { s.onload = resolve; s.onerror = reject; if (old) old.remove(); document.body.appendChild(s); });
-          s.onload = s.onerror = null; } }, n);
+const cycle = (n) =>
+  mode === "control"
+    ? page.evaluate(controlRefreshes, n)
+    : page.evaluate(async (n) => {
+        for (let i = 0; i < n; i++) await window.__m.refreshToken();
+      }, n);
 async function snap() {
   await page.evaluate(() => performance.clearResourceTimings());
   await cdp.send("HeapProfiler.collectGarbage");

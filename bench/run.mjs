@@ -20,6 +20,7 @@ import zlib from "node:zlib";
 import net from "node:net";
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { controlRefreshes } from "./control.mjs";
 import { startBenchServer } from "./server.mjs";
 import { serverFault, serverFaultFigures, serverFaultReport } from "./server_fault.mjs";
 
@@ -689,34 +690,12 @@ async function memoryRun(browser, origin, reload, cycles, second = false) {
   // does on each refresh (fetch the token, replace the tag with a fresh module URL)
   const plain = reload === "plainjs";
   const cycle = (n) =>
-    page.evaluate(
-      async ([n, plain]) => {
-        for (let i = 0; i < n; i++) {
-          if (!plain) {
-            await window.__m.refreshToken();
-            continue;
-          }
-          const { token } = await (await fetch("/api/chathub/token")).json();
-          const old = document.getElementById("operator-chat-panel-script");
-          const s = document.createElement("script");
-          s.type = "module";
-          s.id = "operator-chat-panel-script";
-          // the same URL shape as the loader's reload "module" (`chathub_v=<n>`):
-          // the module map keeps every URL, so a shorter one would grow less
-          s.src = `/widget/widget-script.js?chathub_v=${(window.__v = (window.__v || 0) + 1)}`;
-          s.setAttribute("token", token);
-          await new Promise((resolve, reject) => {
-            s.onload = resolve;
-            s.onerror = reject;
-            if (old) old.remove();
-            document.body.appendChild(s);
-          });
-          s.onload = s.onerror = null;
-        }
-        return window.__widgetEvaluations;
-      },
-      [n, plain],
-    );
+    plain
+      ? page.evaluate(controlRefreshes, n)
+      : page.evaluate(async (n) => {
+          for (let i = 0; i < n; i++) await window.__m.refreshToken();
+          return window.__widgetEvaluations;
+        }, n);
   if (!plain) {
     await page.evaluate(async (reload) => {
       const opts = { tokenUrl: "/api/chathub/token", widgetSrc: "/widget/widget-script.js", container: "#chat" };
@@ -749,6 +728,12 @@ async function memoryRun(browser, origin, reload, cycles, second = false) {
   };
 }
 
+// JS heap bytes per refresh of a memoryRun between two of its readings
+// ("before", "after", "after2": the second CYCLES).
+function bytesPerRefresh(run, from = "before", to = "after") {
+  return Math.round((run.detail[to].heap - run.detail[from].heap) / run.cycles);
+}
+
 async function memory(browser, origin) {
   // The loader page (reload "module", the default) and the control without
   // the loader, alternating, MEMORY_RUNS times each, each run CYCLES
@@ -769,20 +754,20 @@ async function memory(browser, origin) {
       extra.memoryPlain = { error: String(e.message || e).split("\n")[0] };
     }
   }
-  const perRefresh = (r) => Math.round((r.detail.after2.heap - r.detail.after.heap) / r.cycles);
-  const perRefreshFirst = (r) => Math.round((r.detail.after.heap - r.detail.before.heap) / r.cycles);
+  const perRefresh = (r) => bytesPerRefresh(r, "after", "after2");
   const medianRun = (runs) => [...runs].sort((a, b) => perRefresh(a) - perRefresh(b))[(runs.length - 1) >> 1];
-  const { detail, ...r } = medianRun(loaderRuns);
+  const loader = medianRun(loaderRuns);
+  const { detail, ...r } = loader;
   Object.assign(results.memory, r);
   extra.memory = detail;
-  results.memory.loader_bytes_per_refresh = perRefresh({ detail, cycles: r.cycles });
+  results.memory.loader_bytes_per_refresh = perRefresh(loader);
   results.memory.loader_bytes_per_refresh_runs = loaderRuns.map(perRefresh);
-  results.memory.loader_bytes_per_refresh_first = perRefreshFirst({ detail, cycles: r.cycles });
+  results.memory.loader_bytes_per_refresh_first = bytesPerRefresh(loader);
   if (controlRuns.length) {
     extra.memoryPlain = medianRun(controlRuns);
     results.memory.control_bytes_per_refresh = perRefresh(extra.memoryPlain);
     results.memory.control_bytes_per_refresh_runs = controlRuns.map(perRefresh);
-    results.memory.control_bytes_per_refresh_first = perRefreshFirst(extra.memoryPlain);
+    results.memory.control_bytes_per_refresh_first = bytesPerRefresh(extra.memoryPlain);
   }
   // for reading it: the same with reload "attribute" (no module re-evaluation)
   try {
@@ -1081,7 +1066,6 @@ function report(m) {
   const ma = extra.memory?.after;
   const own = me.loader_bytes_per_refresh == null || me.control_bytes_per_refresh == null ? null : me.loader_bytes_per_refresh - me.control_bytes_per_refresh;
   const at = extra.memoryAttribute && !extra.memoryAttribute.error ? extra.memoryAttribute : null;
-  const perCycle = (r) => (r ? Math.round((r.detail.after.heap - r.detail.before.heap) / r.cycles) : null);
   const metMark = (ok) => (ok == null ? "n/a" : ok ? "met" : "not met");
   out.push(
     table(
@@ -1090,7 +1074,7 @@ function report(m) {
         ["control without the loader: heap bytes per refresh (steady)", fmt(me.control_bytes_per_refresh), "", ""],
         ["the loader's own share (difference)", fmt(own), "≤ 100", metMark(own == null ? null : own <= 100)],
         ['loader page, reload "module": heap growth over the cycles', me.heap_growth_pct == null ? "n/a" : `${me.heap_growth_pct}%`, "", ""],
-        ['reload "attribute": heap growth over the cycles', me.attribute_heap_growth_pct == null ? "n/a" : `${me.attribute_heap_growth_pct}% (${fmt(perCycle(at))} bytes per refresh)`, "< 1%", metMark(me.attribute_heap_growth_pct == null ? null : me.attribute_heap_growth_pct < 1)],
+        ['reload "attribute": heap growth over the cycles', me.attribute_heap_growth_pct == null ? "n/a" : `${me.attribute_heap_growth_pct}% (${fmt(at && bytesPerRefresh(at))} bytes per refresh)`, "< 1%", metMark(me.attribute_heap_growth_pct == null ? null : me.attribute_heap_growth_pct < 1)],
         ["DOM nodes (module / attribute)", `${fmt(me.dom_nodes_growth)} / ${fmt(at?.dom_nodes_growth)}`, "+0", metMark(me.dom_nodes_growth == null ? null : me.dom_nodes_growth === 0 && (!at || at.dom_nodes_growth === 0))],
         ["JS event listeners (module / attribute)", `${fmt(me.listeners_growth)} / ${fmt(at?.listeners_growth)}`, "+0", metMark(me.listeners_growth == null ? null : me.listeners_growth === 0 && (!at || at.listeners_growth === 0))],
         ["wasm memory, bytes (module / attribute)", `${fmt(me.wasm_memory_growth_bytes)} / ${fmt(at?.wasm_memory_growth_bytes)}`, "+0", metMark(me.wasm_memory_growth_bytes == null ? null : me.wasm_memory_growth_bytes === 0 && (!at || at.wasm_memory_growth_bytes === 0))],
