@@ -314,21 +314,10 @@ export function waitTrigger(kind, target) {
   return wait;
 }
 
-/** A promise resolved after `ms`, with `end()` (clears the timer, resolves it). */
-export function sleep(ms) {
-  let end;
-  const wait = new Promise((resolve) => {
-    const id = setTimeout(resolve, ms);
-    end = () => (clearTimeout(id), resolve());
-  });
-  wait.end = end;
-  return wait;
-}
-
-/** Calls `f()` once after `ms`, or every `ms` with `repeat`; returns the canceller. */
-export function timer(f, ms, repeat) {
-  const id = repeat ? setInterval(() => f(), ms) : setTimeout(() => f(), ms);
-  return () => (repeat ? clearInterval(id) : clearTimeout(id));
+/** Calls `f()` once after `ms`; returns the canceller. */
+export function timer(f, ms) {
+  const id = setTimeout(() => f(), ms);
+  return () => clearTimeout(id);
 }
 
 /** Calls `f()` on each `type` event of `target` (in the capture phase with `capture`); returns the remover. */
@@ -469,4 +458,14 @@ export function appendToHead(doc, el) {
   } catch {
     return "could not insert an element into the document";
   }
+}
+
+/** The monotonic clock every deadline of the loader is on. */
+export function monoNow() {
+  return performance.now();
+}
+
+/** Removes the loader's style sheet once none of its UI is left on the page. */
+export function dropStyle(doc) {
+  if (!doc.querySelector(".chathub-loader-status,.chathub-loader-fallback")) doc.getElementById(STYLE_ID)?.remove();
 }

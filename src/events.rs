@@ -2,6 +2,7 @@
 
 use wasm_bindgen::prelude::*;
 
+pub use crate::core::State;
 use crate::error::LoaderError;
 
 #[wasm_bindgen(module = "/js/dom.js")]
@@ -21,37 +22,6 @@ extern "C" {
 
 /// The event's name.
 pub const STATE_EVENT: &str = "chathub:statechange";
-
-/// The manager's life cycle, as `manager.state` reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Constructed, not initialised.
-    Idle,
-    /// Getting the first token (or recovering from the fallback).
-    Loading,
-    /// The widget runs with a valid token.
-    Ready,
-    /// The widget runs; a new token is on its way.
-    Refreshing,
-    /// The chat could not load; the contact box is shown.
-    Fallback,
-    /// `destroy()` was called.
-    Destroyed,
-}
-
-impl State {
-    /// The string JavaScript sees.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Idle => "idle",
-            State::Loading => "loading",
-            State::Ready => "ready",
-            State::Refreshing => "refreshing",
-            State::Fallback => "fallback",
-            State::Destroyed => "destroyed",
-        }
-    }
-}
 
 /// Dispatches `{ org, state, previous, error }` on `window`.
 pub fn emit(org: Option<&str>, state: State, previous: State, error: Option<&LoaderError>) {

@@ -12,9 +12,9 @@ use core::cell::Cell;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
+use crate::core::{Request, State};
+use crate::driver::{no_window, Inner};
 use crate::error::LoaderError;
-use crate::events::State;
-use crate::manager::{no_window, Inner};
 use crate::options::Options;
 use crate::registry;
 
@@ -44,6 +44,13 @@ impl WidgetTokenManager {
     fn live(&self) -> Option<&Rc<Inner>> {
         (!self.released.get()).then_some(&self.inner)
     }
+
+    fn call(&self, req: Request) -> Promise {
+        match self.live() {
+            Some(inner) => inner.request(req),
+            None => Promise::reject(&LoaderError::destroyed().to_js()),
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -59,11 +66,7 @@ impl WidgetTokenManager {
         let opts = Options::parse(&options, &base)?;
         let inner = match registry::existing(&opts)? {
             Some(inner) => inner,
-            None => {
-                let inner = Inner::new(opts);
-                registry::register(&inner);
-                inner
-            }
+            None => registry::create(opts),
         };
         inner.handles.set(inner.handles.get() + 1);
         Ok(WidgetTokenManager {
@@ -74,20 +77,11 @@ impl WidgetTokenManager {
 
     /// Resolves once the widget tag carrying a validated token is in the
     /// document and its script has loaded. Idempotent: concurrent calls
-    /// share one request; after a failure (fallback) it tries again.
+    /// share one request. After a failure (fallback) it joins the next
+    /// attempt, made once the failure's backoff is over.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn initialize(&self) -> Promise {
-        let Some(inner) = self.live() else {
-            return Promise::reject(&LoaderError::destroyed().to_js());
-        };
-        match inner.state.get() {
-            State::Ready | State::Refreshing => Promise::resolve(&JsValue::UNDEFINED),
-            // Quick attempts only for the first round: a component that
-            // initializes on every mount during an outage costs one
-            // request per mount, not `1 + maxRetries`.
-            // Before the first round, it waits for the load trigger.
-            state => inner.start(state == State::Idle || state == State::Loading, true),
-        }
+        self.call(Request::Initialize)
     }
 
     /// Gets a new token now and gives it to the widget. Concurrent calls
@@ -96,14 +90,7 @@ impl WidgetTokenManager {
     /// load starts at once.
     #[wasm_bindgen(js_name = refreshToken, unchecked_return_type = "Promise<void>")]
     pub fn refresh_token(&self) -> Promise {
-        match self.live() {
-            Some(inner) => {
-                // Ends a wait for the load trigger: the round goes on now.
-                inner.waiting.take();
-                inner.start(true, false)
-            }
-            None => Promise::reject(&LoaderError::destroyed().to_js()),
-        }
+        self.call(Request::Refresh)
     }
 
     /// Releases this handle. When it was the last one for its org, removes
@@ -126,7 +113,7 @@ impl WidgetTokenManager {
     #[wasm_bindgen(getter, unchecked_return_type = "WidgetTokenManagerState")]
     pub fn state(&self) -> String {
         self.live()
-            .map_or(State::Destroyed, |i| i.state.get())
+            .map_or(State::Destroyed, |i| i.state())
             .as_str()
             .into()
     }
@@ -135,11 +122,8 @@ impl WidgetTokenManager {
     /// (corrected when it is off), or `undefined`.
     #[wasm_bindgen(getter, js_name = expiresAt)]
     pub fn expires_at(&self) -> Option<js_sys::Date> {
-        self.live()?
-            .token
-            .borrow()
-            .as_ref()
-            .map(|t| js_sys::Date::new(&JsValue::from(t.expires_at_ms)))
+        let at = self.live()?.expires_at()?;
+        Some(js_sys::Date::new(&JsValue::from(at)))
     }
 
     /// The org this manager serves, or `undefined`.

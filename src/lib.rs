@@ -11,24 +11,23 @@
 
 extern crate alloc;
 
+pub mod core;
+mod driver;
 mod error;
 mod events;
 mod handle;
 mod jwt;
 mod lifetime;
 mod listening;
-mod manager;
 mod options;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod proptests;
 mod registry;
-mod schedule;
 mod signals;
 mod single;
 mod tag;
 mod text;
 mod timer;
-mod timing;
 mod token;
 mod trigger;
 mod typescript;
@@ -61,6 +60,6 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 /// `std`'s handler prints the message instead.)
 #[cfg(all(target_arch = "wasm32", feature = "ship"))]
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    core::arch::wasm32::unreachable()
+fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
+    ::core::arch::wasm32::unreachable()
 }

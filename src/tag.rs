@@ -21,10 +21,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Document, Element, EventTarget, HtmlScriptElement};
 
+use crate::core::schedule;
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
 use crate::prelude::*;
-use crate::schedule;
 use crate::single::single_thread_static;
 use crate::text::{cat, num};
 

@@ -1,4 +1,4 @@
-//! `setTimeout` and `setInterval` as RAII handles (in place of
+//! `setTimeout` as an RAII handle (in place of
 //! `gloo-timers`, which needs `std`): dropping a [`Timer`] clears it, then
 //! frees its callback. Nothing is `Closure::forget`-ed.
 
@@ -8,30 +8,21 @@ use crate::listening::Listening;
 
 #[wasm_bindgen(module = "/js/dom.js")]
 extern "C" {
-    /// Calls `f()` after `ms` (every `ms` with `repeat`); returns the canceller.
-    fn timer(f: &Closure<dyn Fn()>, ms: u32, repeat: bool) -> js_sys::Function;
+    /// Calls `f()` after `ms`; returns the canceller.
+    fn timer(f: &Closure<dyn Fn()>, ms: u32) -> js_sys::Function;
 }
 
-/// A pending timeout or a running interval; cleared when dropped.
+/// A pending timeout; cleared when dropped.
 pub struct Timer {
     _handle: Listening<Closure<dyn Fn()>>,
 }
 
 impl Timer {
-    fn start(ms: u32, repeat: bool, f: impl Fn() + 'static) -> Self {
-        let f = Closure::<dyn Fn()>::new(f);
-        Timer {
-            _handle: Listening::new(timer(&f, ms, repeat), f),
-        }
-    }
-
     /// Calls `f` once, `ms` milliseconds from now.
     pub fn timeout(ms: u32, f: impl Fn() + 'static) -> Self {
-        Timer::start(ms, false, f)
-    }
-
-    /// Calls `f` every `ms` milliseconds.
-    pub fn interval(ms: u32, f: impl Fn() + 'static) -> Self {
-        Timer::start(ms, true, f)
+        let f = Closure::<dyn Fn()>::new(f);
+        Timer {
+            _handle: Listening::new(timer(&f, ms), f),
+        }
     }
 }

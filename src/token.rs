@@ -1,8 +1,8 @@
-//! One request to the page's token endpoint, checked before it is trusted:
-//! status first, then the JSON shape, then both expiry claims.
-
-use alloc::rc::Rc;
-use core::cell::Cell;
+//! One request to the page's token endpoint, read before it is trusted:
+//! status first, then the JSON shape, then both expiry claims; what comes
+//! back is an [`Answer`] for the machine, which judges the expiry against
+//! the server's clock (`crate::core`). Its deadline is the machine's too:
+//! dropping the future (timeout, destroy) aborts the request.
 
 use js_sys::{Reflect, JSON};
 use wasm_bindgen::prelude::*;
@@ -10,12 +10,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, RequestInit, Response};
 
+use crate::core::{schedule, Answer};
 use crate::error::{ErrorCode, LoaderError};
+use crate::jwt;
 use crate::options::Options;
 use crate::prelude::*;
 use crate::text::{cat, num};
-use crate::timer::Timer;
-use crate::{jwt, schedule};
 
 /// The largest token answer read (`{token, expiresAt}` is a few hundred
 /// bytes; anything near this is not a token endpoint's answer).
@@ -28,47 +28,6 @@ extern "C" {
     /// The body as text, or null past `max` bytes (see `js/net.js`).
     #[wasm_bindgen(js_name = readText)]
     fn read_text(resp: &Response, max: u32) -> js_sys::Promise;
-}
-
-/// A validated operator token. It lives in memory only. Times are in the
-/// visitor's clock, corrected when that clock is off (see
-/// [`schedule::clock_offset_ms`]), so timers and `expiresAt` agree with
-/// `Date.now()` on this page.
-#[derive(Clone, PartialEq)]
-pub struct Token {
-    /// The JWT itself.
-    pub value: String,
-    /// When it stops working (the earlier of `expiresAt` and the JWT `exp`).
-    pub expires_at_ms: f64,
-    /// When the round that last brought it ended.
-    pub received_at_ms: f64,
-    /// How long it had left when it first arrived (for the refresh margin).
-    pub lifetime_ms: f64,
-    /// The last round brought back this same token.
-    pub repeated: bool,
-}
-
-impl core::fmt::Debug for Token {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // Never print the credential itself.
-        f.debug_struct("Token")
-            .field("expires_at_ms", &self.expires_at_ms)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Token {
-    /// Still usable at `now_ms`.
-    pub fn is_valid_at(&self, now_ms: f64) -> bool {
-        self.expires_at_ms > now_ms
-    }
-
-    /// The backend handed out this token again (`again` is that answer).
-    pub fn arrived_again(&mut self, again: &Token) {
-        self.expires_at_ms = again.expires_at_ms;
-        self.received_at_ms = again.received_at_ms;
-        self.repeated = true;
-    }
 }
 
 /// The endpoint's answer as a typed struct, before the expiry checks.
@@ -87,11 +46,16 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Fetches and validates one token, aborting it after `requestTimeoutMs`
-/// or when the future is dropped.
-pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
-    let window = web_sys::window()
-        .ok_or_else(|| LoaderError::new(ErrorCode::UnsupportedEnvironment, "no window"))?;
+/// Fetches and reads one answer. Dropping the future aborts the request.
+pub async fn fetch(opts: &Options) -> Answer {
+    match fetch_answer(opts).await {
+        Ok(answer) => answer,
+        Err(e) => Answer::Failed(e),
+    }
+}
+
+async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
+    let window = web_sys::window().ok_or_else(crate::driver::no_window)?;
     let ctrl = AbortController::new().map_err(|_| {
         LoaderError::new(
             ErrorCode::UnsupportedEnvironment,
@@ -99,51 +63,24 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
         )
     })?;
     let _abort = AbortOnDrop(ctrl.clone());
-    let ctrl = &ctrl;
-    let init = request_init(opts, ctrl)?;
-    let timed_out = Rc::new(Cell::new(false));
-    let _timeout = {
-        let (flag, ctrl) = (timed_out.clone(), ctrl.clone());
-        Timer::timeout(
-            schedule::clamp_timer_ms(opts.request_timeout_ms) as u32,
-            move || {
-                flag.set(true);
-                ctrl.abort();
-            },
-        )
-    };
+    let init = request_init(opts, &ctrl)?;
     let url = &opts.token_url;
-    let aborted = |what: &str| {
-        if timed_out.get() {
-            LoaderError::new(
-                ErrorCode::TokenTimeout,
-                cat(&[
-                    "chathub-loader: the token endpoint ",
-                    url,
-                    " did not answer within ",
-                    &num(opts.request_timeout_ms as u64),
-                    " ms; check the backend or raise requestTimeoutMs",
-                ]),
-            )
-        } else if ctrl.signal().aborted() {
-            LoaderError::destroyed()
-        } else {
-            LoaderError::new(
-                ErrorCode::TokenNetwork,
-                cat(&[
-                    "chathub-loader: ",
-                    what,
-                    " ",
-                    url,
-                    " failed (offline, DNS, or a CORS rule of the endpoint?)",
-                ]),
-            )
-        }
+    let network = |what: &str| {
+        LoaderError::new(
+            ErrorCode::TokenNetwork,
+            cat(&[
+                "chathub-loader: ",
+                what,
+                " ",
+                url,
+                " failed (offline, DNS, or a CORS rule of the endpoint?)",
+            ]),
+        )
     };
 
     let resp: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await
-        .map_err(|_| aborted("the request to"))?
+        .map_err(|_| network("the request to"))?
         .unchecked_into();
     let status = resp.status();
     if status == 401 || status == 403 {
@@ -190,7 +127,7 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
     }
     let text = JsFuture::from(read_text(&resp, MAX_ANSWER_BYTES))
         .await
-        .map_err(|_| aborted("reading the answer of"))?
+        .map_err(|_| network("reading the answer of"))?
         .as_string()
         .ok_or_else(|| malformed(url, "answered more than 64 KiB"))?;
     let parsed = parse_response(&text, url)?;
@@ -208,7 +145,7 @@ pub async fn fetch_token(opts: &Options) -> Result<Token, LoaderError> {
         .flatten()
         .filter(|_| from_server)
         .map_or(f64::NAN, |d| js_sys::Date::parse(&d));
-    validate(parsed, js_sys::Date::now(), server_now, url)
+    read_claims(parsed, server_now, url)
 }
 
 fn request_init(opts: &Options, ctrl: &AbortController) -> Result<RequestInit, LoaderError> {
@@ -278,14 +215,9 @@ fn parse_response(text: &str, url: &str) -> Result<TokenResponse, LoaderError> {
     Ok(TokenResponse { token, expires_at })
 }
 
-/// Checks the expiry claims in the server's clock (`server_now_ms` from
-/// the `Date` header, or NaN) and converts them to the visitor's.
-fn validate(
-    resp: TokenResponse,
-    now_ms: f64,
-    server_now_ms: f64,
-    url: &str,
-) -> Result<Token, LoaderError> {
+/// The expiry claims as the machine needs them (it judges them against
+/// the server's clock, `server_now_ms` from the `Date` header or NaN).
+fn read_claims(resp: TokenResponse, server_now_ms: f64, url: &str) -> Result<Answer, LoaderError> {
     let expires_at_ms = js_sys::Date::parse(&resp.expires_at);
     if !expires_at_ms.is_finite() {
         return Err(malformed(
@@ -311,35 +243,10 @@ fn validate(
             .and_then(|c| crate::options::own(c.unchecked_ref(), name))
             .and_then(|v| v.as_f64())
     };
-    let expires_at_ms = schedule::effective_expiry_ms(expires_at_ms, claim("exp"));
-    let offset = schedule::clock_offset_ms(
-        now_ms,
-        server_now_ms,
-        claim("iat").map(|s| s * 1000.0),
-        expires_at_ms,
-    );
-    if expires_at_ms <= now_ms + offset {
-        let when = js_sys::Date::new(&JsValue::from(expires_at_ms))
-            .to_iso_string()
-            .as_string()
-            .unwrap_or_default();
-        return Err(LoaderError::new(
-            ErrorCode::TokenExpired,
-            cat(&[
-                "chathub-loader: the token endpoint ",
-                url,
-                " handed out a token that expired at ",
-                &when,
-                "; check the backend's clock and token lifetime",
-            ]),
-        ));
-    }
-    let expires_at_ms = expires_at_ms - offset;
-    Ok(Token {
+    Ok(Answer::Token {
         value: resp.token,
-        expires_at_ms,
-        received_at_ms: now_ms,
-        lifetime_ms: expires_at_ms - now_ms,
-        repeated: false,
+        expires_at: schedule::effective_expiry_ms(expires_at_ms, claim("exp")),
+        iat: claim("iat").map(|s| s * 1000.0),
+        server_now: Some(server_now_ms).filter(|t| t.is_finite()),
     })
 }

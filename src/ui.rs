@@ -17,6 +17,8 @@ use crate::text::cat;
 extern "C" {
     #[wasm_bindgen(js_name = ensureStyle)]
     fn ensure_style_js(doc: &Document, nonce: Option<&str>);
+    #[wasm_bindgen(js_name = dropStyle)]
+    fn drop_style_js(doc: &Document);
     #[wasm_bindgen(js_name = statusBox, catch)]
     fn status_box(doc: &Document, text: &str) -> Result<Element, JsValue>;
     #[allow(clippy::too_many_arguments)]
@@ -53,11 +55,6 @@ impl Shown {
         self.button.clone()
     }
 
-    /// Still in the document.
-    pub fn is_connected(&self) -> bool {
-        self.el.is_connected()
-    }
-
     /// Takes it off the page. Removing an element that holds focus fires
     /// `focusout` at once, so page code may run here: call it with no
     /// borrow of the manager held.
@@ -66,20 +63,9 @@ impl Shown {
     }
 }
 
-/// The loading status and the contact box currently shown, if any. The
-/// manager takes them out of its `RefCell` before removing them (see
-/// [`Shown::remove`]).
-#[derive(Default)]
-pub struct Ui {
-    /// The loading status.
-    pub status: Option<Shown>,
-    /// The contact box.
-    pub fallback: Option<Shown>,
-}
-
 /// Shows the loading status in the container.
 pub fn show_status(doc: &Document, opts: &Options) -> Result<Shown, LoaderError> {
-    let parent = container(doc, opts)?;
+    let parent = container_or_error(doc, opts)?;
     ensure_style(doc, opts);
     let status = status_box(doc, &opts.loading_text).map_err(|_| cannot_create())?;
     let _ = parent.append_child(&status);
@@ -99,7 +85,7 @@ pub fn show_fallback(
     let Some(fb) = &opts.fallback else {
         return Ok(None);
     };
-    let parent = container(doc, opts)?;
+    let parent = container_or_error(doc, opts)?;
     ensure_style(doc, opts);
     let phone = fb.phone.as_ref();
     let bx = fallback_box(
@@ -143,22 +129,34 @@ fn cannot_create() -> LoaderError {
 }
 
 /// The element the loader renders into, resolved now (SPAs render late).
-fn container(doc: &Document, opts: &Options) -> Result<Element, LoaderError> {
-    let found = match &opts.container {
+pub fn container(doc: &Document, opts: &Options) -> Option<Element> {
+    match &opts.container {
         Container::Element(e) => Some(e.clone()),
         Container::Body => doc.body().map(|b| b.unchecked_into()),
         Container::Selector(s) => doc.query_selector(s).ok().flatten(),
+    }
+}
+
+/// What is reported when [`container`] finds nothing.
+pub fn missing_container(opts: &Options) -> LoaderError {
+    let which = match &opts.container {
+        Container::Selector(s) => cat(&["\"", s, "\" matches no element"]),
+        _ => "is not available (no document.body yet?)".into(),
     };
-    found.ok_or_else(|| {
-        let which = match &opts.container {
-            Container::Selector(s) => cat(&["\"", s, "\" matches no element"]),
-            _ => "is not available (no document.body yet?)".into(),
-        };
-        LoaderError::invalid(
-            "container",
-            cat(&[&which, "; render the container before initialize()"]),
-        )
-    })
+    LoaderError::invalid(
+        "container",
+        cat(&[&which, "; render the container before initialize()"]),
+    )
+}
+
+fn container_or_error(doc: &Document, opts: &Options) -> Result<Element, LoaderError> {
+    container(doc, opts).ok_or_else(|| missing_container(opts))
+}
+
+/// Removes the loader's style sheet when nothing of the loader's UI is
+/// left on the page (the last manager went; `fallback.js` boxes use it too).
+pub fn drop_style(doc: &Document) {
+    drop_style_js(doc);
 }
 
 fn ensure_style(doc: &Document, opts: &Options) {

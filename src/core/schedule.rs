@@ -12,8 +12,9 @@ pub const MAX_MARGIN_SHARE: f64 = 0.5;
 /// The least time between one token's arrival and the next refresh
 /// (shortened to half the lifetime for tokens shorter than twice this).
 pub const MIN_REFRESH_GAP_MS: f64 = 10_000.0;
-/// Clock differences below this are noise (the `Date` header has one-second
-/// resolution, a preloaded answer may be a little old): not corrected.
+/// Without a `Date` header, the JWT's `iat` is the only hint of the
+/// server's clock, and a cached token's `iat` is older than the server's
+/// now: differences below this are not corrected from it.
 pub const SKEW_TOLERANCE_MS: f64 = 60_000.0;
 
 /// How long before expiry to refresh: the configured margin, capped at
@@ -45,34 +46,30 @@ pub fn refresh_at_ms(received_ms: f64, expires_ms: f64, margin_ms: f64, repeated
 
 /// How far the server's clock is ahead of the visitor's (ms; negative when
 /// behind), from what one answer tells: the `Date` header (`server_now_ms`,
-/// NaN when absent or unreadable cross-origin), else the JWT's `iat`.
-/// `iat` only corrects a clock that contradicts the token (before its
-/// `iat`, or past its expiry): a cached token's `iat` is older than the
-/// server's now, so it cannot measure small differences. Differences
-/// under [`SKEW_TOLERANCE_MS`] count as none.
+/// NaN when absent or unreadable cross-origin), measured whatever its size
+/// (a server 50 s ahead with 60-second tokens matters); else the JWT's
+/// `iat`, which only corrects a clock that contradicts the token (before
+/// its `iat`, or past its expiry) by more than [`SKEW_TOLERANCE_MS`]: a
+/// cached token's `iat` is older than the server's now, so it cannot
+/// measure small differences.
 pub fn clock_offset_ms(
     local_now_ms: f64,
     server_now_ms: f64,
     iat_ms: Option<f64>,
     server_expires_ms: f64,
 ) -> f64 {
-    let offset = if server_now_ms.is_finite() {
+    if server_now_ms.is_finite() {
         // The header is truncated to the second: its middle is closer.
-        server_now_ms + 500.0 - local_now_ms
-    } else {
-        match iat_ms.filter(|i| i.is_finite()) {
-            Some(iat)
-                if local_now_ms < iat - SKEW_TOLERANCE_MS || local_now_ms >= server_expires_ms =>
-            {
-                iat - local_now_ms
-            }
-            _ => 0.0,
+        return server_now_ms + 500.0 - local_now_ms;
+    }
+    match iat_ms.filter(|i| i.is_finite()) {
+        Some(iat)
+            if (local_now_ms < iat || local_now_ms >= server_expires_ms)
+                && (iat - local_now_ms).abs() >= SKEW_TOLERANCE_MS =>
+        {
+            iat - local_now_ms
         }
-    };
-    if offset.abs() < SKEW_TOLERANCE_MS {
-        0.0
-    } else {
-        offset
+        _ => 0.0,
     }
 }
 
@@ -245,11 +242,12 @@ mod tests {
     }
 
     #[test]
-    fn small_differences_are_noise() {
+    fn a_date_header_measures_small_differences_too_an_iat_does_not() {
         let server = 1_000_000_000_000.0;
+        // A server 50 s ahead, with 60-second tokens: 50 s matter.
         assert_eq!(
-            clock_offset_ms(server + 3_000.0, server, None, server + HOUR),
-            0.0
+            clock_offset_ms(server - 50_000.0, server, None, server + 60_000.0),
+            50_500.0
         );
         assert_eq!(
             clock_offset_ms(

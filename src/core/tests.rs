@@ -1,0 +1,291 @@
+//! The machine's behaviour, scenario by scenario, over simulated time
+//! (`sim`). The model-based tests (`model`) check its invariants over
+//! random sequences.
+
+use super::sim::*;
+use super::*;
+
+const HOUR: f64 = 3_600_000.0;
+
+fn ready(ttl: f64) -> Sim {
+    let mut s = Sim::new(config());
+    let t = s.request(Request::Initialize);
+    assert_eq!(s.m.state(), State::Loading);
+    assert!(s.status);
+    s.serve("t1", ttl);
+    assert_eq!(s.m.state(), State::Ready);
+    assert_eq!(s.settled, [(t, Ok(()))]);
+    assert!(!s.status && s.tags.len() == 1);
+    s
+}
+
+#[test]
+fn a_first_load_mounts_the_widget_with_its_token() {
+    let s = ready(HOUR);
+    assert_eq!(s.page_token(), Some("t1"));
+    assert_eq!(s.requests.len(), 1);
+    assert!(s.watching);
+}
+
+#[test]
+fn an_hour_long_token_is_refreshed_twelve_minutes_before_it_expires() {
+    let mut s = ready(HOUR);
+    // The `Date` header's half second (it is truncated to the second).
+    assert_eq!(s.left(), HOUR - 500.0);
+    s.advance(0.8 * s.left() - 1.0);
+    assert_eq!(s.requests.len(), 1);
+    s.advance(1.0);
+    assert_eq!(s.requests.len(), 2);
+    assert_eq!(s.m.state(), State::Refreshing);
+    s.serve("t2", HOUR);
+    assert_eq!(s.page_token(), Some("t2"));
+    assert_eq!(s.m.state(), State::Ready);
+}
+
+#[test]
+fn a_wall_clock_set_back_or_forward_moves_no_deadline() {
+    for jump in [-HOUR, -3.0 * 24.0 * HOUR, 2.0 * 24.0 * HOUR] {
+        let mut s = ready(HOUR);
+        let due = 0.8 * s.left();
+        s.env.wall += jump;
+        s.event(Event::PageBack { online: false });
+        s.advance(due - 1.0);
+        assert_eq!(s.requests.len(), 1, "jump {jump}");
+        s.advance(1.0);
+        assert_eq!(s.requests.len(), 2, "jump {jump}");
+    }
+}
+
+#[test]
+fn a_static_tag_is_taken_off_before_the_first_mount() {
+    let mut s = Sim::new(config());
+    s.static_tags.push(Tag {
+        token: "from-html".into(),
+        loaded: true,
+    });
+    s.request(Request::Initialize);
+    s.serve("fresh", HOUR);
+    assert_eq!(s.tags.len(), 1);
+    assert_eq!(s.page_token(), Some("fresh"));
+}
+
+#[test]
+fn quick_attempts_then_the_contact_box_then_background_retries() {
+    let mut s = Sim::new(config());
+    let t = s.request(Request::Initialize);
+    for _ in 0..4 {
+        s.answer(http(503));
+        s.advance(10_000.0);
+    }
+    assert_eq!(s.requests.len(), 5, "4 quick attempts, then one retry");
+    assert_eq!(s.m.state(), State::Fallback);
+    assert!(s.boxed && !s.status);
+    assert_eq!(s.settled, [(t, Err(ErrorCode::TokenHttp))]);
+    s.serve("t1", HOUR);
+    assert_eq!(s.m.state(), State::Ready);
+    assert!(!s.boxed);
+}
+
+#[test]
+fn unauthorized_is_never_retried_by_itself() {
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    s.answer(http(401));
+    assert_eq!(s.m.state(), State::Fallback);
+    s.advance(HOUR);
+    s.event(Event::PageBack { online: true });
+    s.event(Event::PageBack { online: false });
+    assert_eq!(s.requests.len(), 1);
+    // "Try again" is the visitor's own call.
+    s.request(Request::TryAgain);
+    assert!(s.busy);
+    assert_eq!(s.requests.len(), 2);
+}
+
+#[test]
+fn unauthorized_on_a_background_refresh_is_not_retried_and_the_widget_goes_at_expiry() {
+    let mut s = ready(60_000.0);
+    s.advance(0.8 * s.left());
+    assert_eq!(s.requests.len(), 2);
+    s.answer(http(401));
+    assert_eq!(s.m.state(), State::Ready);
+    assert_eq!(s.last_error(), Some(ErrorCode::TokenUnauthorized));
+    s.advance(s.left() - 1.0);
+    assert_eq!(s.requests.len(), 2);
+    assert_eq!(s.tags.len(), 1);
+    s.advance(1.0);
+    assert_eq!(s.tags.len(), 0, "the expired widget leaves the page");
+    assert_eq!(s.m.state(), State::Fallback);
+    assert!(s.boxed && !s.status);
+    s.advance(HOUR);
+    assert_eq!(s.requests.len(), 2);
+}
+
+#[test]
+fn a_widget_whose_token_expires_during_an_outage_gives_way_to_the_box() {
+    let mut s = ready(60_000.0);
+    s.advance(0.8 * s.left());
+    s.answer(http(503));
+    assert_eq!(s.m.state(), State::Ready);
+    let mut guard = 0;
+    while s.tags.len() == 1 {
+        assert!(!s.boxed && !s.status, "nothing beside a working widget");
+        s.advance(100.0);
+        if s.fetch.is_some() {
+            s.answer(http(503));
+        }
+        guard += 1;
+        assert!(guard < 200);
+    }
+    assert_eq!(s.env.mono, 1_000.0 + 59_500.0, "at the token's expiry");
+    assert_eq!(s.m.state(), State::Fallback);
+    assert!(s.boxed && !s.status);
+}
+
+#[test]
+fn a_remount_during_an_outage_continues_the_backoff() {
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    for _ in 0..4 {
+        s.answer(http(503));
+        s.advance(s.m.next_deadline().unwrap() - s.env.mono);
+    }
+    s.event(Event::Destroy);
+    assert!(s.tags.is_empty() && !s.boxed);
+    let memory = s.m.memory().clone();
+    let requests = s.requests.len();
+    let mut s2 = Sim::with_memory(config(), memory, s.env.mono);
+    s2.request(Request::Initialize);
+    assert_eq!(s2.m.state(), State::Fallback, "the box at once");
+    assert!(s2.boxed);
+    assert!(s2.requests.is_empty(), "no request before the retry is due");
+    assert_eq!(requests + s2.requests.len(), 4 + s.requests.len() - 4);
+}
+
+#[test]
+fn a_manager_destroyed_with_its_request_out_counts_it() {
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    s.event(Event::Destroy);
+    let mut s2 = Sim::with_memory(config(), s.m.memory().clone(), s.env.mono);
+    s2.request(Request::Initialize);
+    assert!(s2.requests.is_empty(), "waits the first backoff step");
+    assert_eq!(s2.m.state(), State::Loading);
+    s2.advance(500.0);
+    assert_eq!(s2.requests.len(), 1);
+}
+
+#[test]
+fn the_date_header_corrects_a_server_fifty_seconds_ahead() {
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    let server = s.env.wall + 50_000.0;
+    s.answer(Answer::Token {
+        value: "t".into(),
+        expires_at: server + 60_000.0,
+        iat: Some(server),
+        server_now: Some(server),
+    });
+    s.mounted(Ok(()));
+    let left = s.m.expires_at().unwrap() - s.env.wall;
+    assert!((left - 60_000.0).abs() <= 1_000.0, "{left}");
+}
+
+#[test]
+fn token_expired_signals_wait_for_the_backoff() {
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    for _ in 0..4 {
+        s.answer(http(503));
+        s.advance(s.m.next_deadline().unwrap() - s.env.mono);
+    }
+    let n = s.requests.len();
+    for _ in 0..20 {
+        s.event(Event::WidgetExpired);
+        s.advance(300.0);
+    }
+    assert!(s.requests.len() <= n + 1);
+}
+
+#[test]
+fn a_burst_of_token_expired_signals_makes_one_refresh() {
+    let mut s = ready(HOUR);
+    for _ in 0..10 {
+        s.event(Event::WidgetExpired);
+        s.advance(10.0);
+    }
+    s.advance(300.0);
+    assert_eq!(s.requests.len(), 2);
+}
+
+#[test]
+fn a_refresh_whose_widget_throws_puts_the_working_one_back() {
+    let mut s = ready(HOUR);
+    s.request(Request::Refresh);
+    s.answer(s.token("t2", HOUR));
+    s.preloaded(Ok(()));
+    assert!(s.taken.is_some());
+    s.mounted(Err(LoaderError::new(ErrorCode::WidgetLoad, "threw")));
+    assert_eq!(s.page_token(), Some("t1"));
+    assert_eq!(s.m.state(), State::Ready);
+    assert_eq!(s.last_error(), Some(ErrorCode::WidgetLoad));
+}
+
+#[test]
+fn destroy_takes_everything_off_and_rejects_the_waiting_calls() {
+    let mut s = Sim::new(config());
+    let t = s.request(Request::Initialize);
+    s.answer(s.token("t1", HOUR));
+    assert!(s.mount.is_some());
+    s.event(Event::Destroy);
+    assert!(s.tags.is_empty() && !s.status && !s.boxed && !s.watching);
+    assert_eq!(s.settled, [(t, Err(ErrorCode::Destroyed))]);
+    assert_eq!(s.m.next_deadline(), None);
+}
+
+#[test]
+fn a_trigger_is_waited_for_and_refresh_token_is_the_trigger() {
+    let mut s = Sim::new(Config {
+        trigger: true,
+        ..config()
+    });
+    s.request(Request::Initialize);
+    assert!(s.waiting_trigger && s.requests.is_empty());
+    assert_eq!(s.m.state(), State::Idle);
+    s.request(Request::Refresh);
+    assert!(!s.waiting_trigger);
+    assert_eq!(s.requests.len(), 1);
+}
+
+#[test]
+fn a_missing_container_fails_the_first_round_without_a_request() {
+    let mut s = Sim::new(config());
+    s.env.container = false;
+    let t = s.request(Request::Initialize);
+    assert!(s.requests.is_empty());
+    assert_eq!(s.settled, [(t, Err(ErrorCode::InvalidOptions))]);
+    assert_eq!(s.m.state(), State::Fallback);
+}
+
+#[test]
+fn a_hidden_page_makes_no_retry_until_it_is_shown() {
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    s.env.hidden = true;
+    s.answer(http(503));
+    assert_eq!(s.m.state(), State::Fallback, "no quick attempts hidden");
+    s.advance(HOUR);
+    assert_eq!(s.requests.len(), 1);
+    s.env.hidden = false;
+    s.event(Event::PageBack { online: false });
+    assert_eq!(s.requests.len(), 2);
+}
+
+#[test]
+fn the_same_token_again_is_not_remounted() {
+    let mut s = ready(HOUR);
+    s.request(Request::Refresh);
+    s.answer(s.token("t1", HOUR - 1_000.0));
+    assert!(s.mount.is_none() && s.preload.is_none());
+    assert_eq!(s.m.state(), State::Ready);
+}
