@@ -15,6 +15,8 @@
 use crate::prelude::*;
 use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
+use core::future::Future;
+use core::pin::Pin;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -240,14 +242,14 @@ impl Inner {
         drop(old);
     }
 
-    /// Runs `fut` under a lifetime kept in `slot`; cancelling it (or a new
-    /// one replacing it) drops the future. `done` gets its outcome unless
-    /// it was cancelled.
-    fn spawn<T: 'static>(
+    /// Runs `fut` under a lifetime kept in `slot` and feeds the event it
+    /// ends with; cancelling the lifetime (or a new one replacing it)
+    /// drops the future first. One boxed future type: one copy of this in
+    /// the `.wasm`, not one per effect.
+    fn spawn(
         self: &Rc<Self>,
         slot: fn(&Inner) -> &RefCell<Option<Rc<Lifetime>>>,
-        fut: impl core::future::Future<Output = T> + 'static,
-        done: impl FnOnce(&Rc<Inner>, T) + 'static,
+        fut: Pin<Box<dyn Future<Output = Event>>>,
     ) {
         let life = Rc::new(Lifetime::default());
         if let Some(old) = slot(self).replace(Some(life.clone())) {
@@ -255,9 +257,9 @@ impl Inner {
         }
         let weak = self.weak.clone();
         spawn_local(async move {
-            let out = lifetime::guard(life, async move { Ok::<T, LoaderError>(fut.await) }).await;
-            if let (Ok(out), Some(inner)) = (out, weak.upgrade()) {
-                done(&inner, out);
+            let out = lifetime::guard(life, async move { Ok(fut.await) }).await;
+            if let (Ok(event), Some(inner)) = (out, weak.upgrade()) {
+                inner.feed(event);
             }
         });
     }
@@ -301,12 +303,12 @@ impl Inner {
                 drop(watch);
             }
             Action::Fetch(id) => {
-                let opts = opts.clone();
-                self.spawn(
-                    |i| &i.fetch,
-                    async move { token::fetch(&opts).await },
-                    move |inner, answer| inner.feed(Event::Answered { id, answer }),
-                );
+                let inner = self.clone();
+                let fut = async move {
+                    let answer = token::fetch(&inner.opts).await;
+                    Event::Answered { id, answer }
+                };
+                self.spawn(|i| &i.fetch, Box::pin(fut));
             }
             Action::Abort => Self::cancel(&self.fetch),
             Action::SetToken(value) => {
@@ -321,12 +323,12 @@ impl Inner {
             Action::Preload(id) => {
                 let src = tag::next_src(opts);
                 *self.next_src.borrow_mut() = Some(src.clone());
-                let (doc, opts) = (doc.clone(), opts.clone());
-                self.spawn(
-                    |i| &i.preload,
-                    async move { tag::preload(&doc, &opts, &src).await },
-                    move |inner, result| inner.feed(Event::Preloaded { id, result }),
-                );
+                let inner = self.clone();
+                let fut = async move {
+                    let result = tag::preload(&doc, &inner.opts, &src).await;
+                    Event::Preloaded { id, result }
+                };
+                self.spawn(|i| &i.preload, Box::pin(fut));
             }
             Action::CancelPreload => Self::cancel(&self.preload),
             Action::TakeOff => {
@@ -345,20 +347,16 @@ impl Inner {
                     .borrow_mut()
                     .take()
                     .unwrap_or_else(|| tag::next_src(opts));
-                let (doc, opts) = (doc.clone(), opts.clone());
-                self.spawn(
-                    |i| &i.mount,
-                    async move { tag::mount(&doc, &opts, &src, &value).await },
-                    move |inner, result| {
-                        let result = result.map(|m| {
-                            let old = inner.mounted.replace(Some(m));
-                            if let (Some(old), Ok(doc)) = (old, document()) {
-                                tag::unmount(&doc, Some(old), &inner.opts);
-                            }
-                        });
-                        inner.feed(Event::Mounted { id, result });
-                    },
-                );
+                let inner = self.clone();
+                let fut = async move {
+                    let result = tag::mount(&doc, &inner.opts, &src, &value).await;
+                    let result = result.map(|m| {
+                        let old = inner.mounted.replace(Some(m));
+                        tag::unmount(&doc, old, &inner.opts);
+                    });
+                    Event::Mounted { id, result }
+                };
+                self.spawn(|i| &i.mount, Box::pin(fut));
             }
             Action::CancelMount => Self::cancel(&self.mount),
             Action::Restore => {
