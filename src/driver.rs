@@ -352,7 +352,7 @@ impl Inner {
                     let result = tag::mount(&doc, &inner.opts, &src, &value).await;
                     let result = result.map(|m| {
                         let old = inner.mounted.replace(Some(m));
-                        tag::unmount(&doc, old, &inner.opts);
+                        drop(old);
                     });
                     Event::Mounted { id, result }
                 };
@@ -363,7 +363,7 @@ impl Inner {
                 let taken = self.taken.borrow_mut().take();
                 if let Some(back) = taken.and_then(Taken::restore) {
                     let old = self.mounted.replace(Some(back));
-                    tag::unmount(&doc, old, opts);
+                    drop(old);
                 }
             }
             Action::Discard => {

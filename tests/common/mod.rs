@@ -302,6 +302,11 @@ const realNow = Date.now;
 export function shiftClock(ms) {
   Date.now = ms === 0 ? realNow : () => realNow.call(Date) + ms;
 }
+const realPerf = performance.now;
+export function passTime(ms) {
+  shiftClock(ms);
+  performance.now = ms === 0 ? realPerf : () => realPerf.call(performance) + ms;
+}
 export function recordConsole() {
   const names = ["log", "info", "warn", "error", "debug", "trace"];
   const saved = names.map((n) => console[n]);
@@ -432,9 +437,15 @@ extern "C" {
     pub fn watch_added(selector: &str) -> JsValue;
     #[wasm_bindgen(js_name = setHidden)]
     pub fn set_hidden(hidden: bool);
-    /// Makes `Date.now()` run `ms` ahead (negative: behind); 0 restores it.
+    /// Makes `Date.now()` run `ms` ahead (negative: behind); 0 restores it:
+    /// the visitor's wall clock set forward or back.
     #[wasm_bindgen(js_name = shiftClock)]
     pub fn shift_clock(ms: f64);
+    /// Makes both clocks, `Date.now()` and `performance.now()`, run `ms`
+    /// ahead; 0 restores them: `ms` passed without a timer firing (a
+    /// laptop asleep, a frozen tab).
+    #[wasm_bindgen(js_name = passTime)]
+    pub fn pass_time(ms: f64);
     #[wasm_bindgen(js_name = recordConsole)]
     pub fn record_console() -> JsValue;
     /// Storage, cookies, the URL and every performance entry's name.
