@@ -741,19 +741,17 @@ impl Machine {
     /// The last handle went: everything off the page, the request
     /// aborted, waiting promises rejected; the memory stays.
     fn destroy(&mut self) {
-        if let Some(r) = &self.round {
-            let action = match r.step {
-                Step::Trigger => Some(Action::EndTrigger),
-                Step::Fetching { .. } => Some(Action::Abort),
-                Step::Preloading { .. } => Some(Action::CancelPreload),
-                Step::Mounting { .. } => Some(Action::CancelMount),
-                _ => None,
-            };
-            if action == Some(Action::Abort) {
+        let cancel = match self.step() {
+            Some(Step::Trigger) => Some(Action::EndTrigger),
+            Some(Step::Fetching { .. }) => {
                 self.aborted();
+                Some(Action::Abort)
             }
-            self.out.extend(action);
-        }
+            Some(Step::Preloading { .. }) => Some(Action::CancelPreload),
+            Some(Step::Mounting { .. }) => Some(Action::CancelMount),
+            _ => None,
+        };
+        self.out.extend(cancel);
         if self.taken {
             self.out.push_back(Action::Discard);
         }
