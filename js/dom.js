@@ -102,17 +102,18 @@ export function setBusy(button, busy, text) {
 
 /**
  * Waits for `target` (a module script, or a modulepreload link) to load.
- * A promise of "load", "error", "timeout" or "throw" (the module at `url`
- * threw while it evaluated: the browser still fires `load` after reporting
- * the exception on window with that filename).
+ * A promise of "load", "error" or "throw" (the module at `url` threw while
+ * it evaluated: the browser still fires `load` after reporting the
+ * exception on window with that filename). No deadline here: the loader's
+ * machine gives the wait up (`cancel()`) when its own passes.
  *
  * With `url` (a module script), it also watches what the evaluation adds to <body>:
  * `ui()` hands those elements over to the caller. A removed module script
  * that is already fetching still evaluates later, so `cancel()` (the wait
- * was dropped: destroy, or the caller gave up) and a timeout keep watching
- * until the late evaluation happens and remove what it added.
+ * was dropped: destroy, or the deadline passed) keeps watching for a
+ * minute, until the late evaluation happens, and removes what it added.
  */
-export function waitLoad(doc, target, ms, url) {
+export function waitLoad(doc, target, url) {
   // Only a module script (given with its `url`) evaluates, maybe late.
   const stop = url != null ? watchUi(doc) : null;
   let threw = false;
@@ -138,7 +139,7 @@ export function waitLoad(doc, target, ms, url) {
     end();
     if (reaping) {
       // The late evaluation happened: undo what it added. After `error` or
-      // the deadline nothing evaluated: what <body> got is somebody else's.
+      // the minute nothing evaluated: what <body> got is somebody else's.
       const late = stop();
       if (what == "load") for (const n of late) n.remove();
       return;
@@ -146,21 +147,9 @@ export function waitLoad(doc, target, ms, url) {
     ui = stop ? stop() : [];
     resolve(what == "load" && threw ? "throw" : what);
   };
-  // Nobody waits any more; a late evaluation is removed when it happens.
-  const reap = () => {
-    if (!stop) return end();
-    reaping = true;
-    clearTimeout(timer);
-    window.removeEventListener("error", onThrow);
-    timer = setTimeout(done, Math.max(ms, 60000));
-  };
   const onLoad = () => done("load");
   const onError = () => done("error");
   listen(true);
-  timer = setTimeout(() => {
-    resolve("timeout");
-    reap();
-  }, ms);
   wait.ui = () => {
     const taken = ui || [];
     ui = [];
@@ -171,7 +160,11 @@ export function waitLoad(doc, target, ms, url) {
     if (ui) for (const n of wait.ui()) n.remove();
     else if (!reaping) {
       resolve("error");
-      reap();
+      // Nobody waits any more; a late evaluation is removed when it happens.
+      if (!stop) return end();
+      reaping = true;
+      window.removeEventListener("error", onThrow);
+      timer = setTimeout(done, 60000);
     }
   };
   return wait;

@@ -102,9 +102,13 @@ impl Inner {
             retry_delay_ms: opts.retry_delay_ms,
             max_retry_delay_ms: opts.max_retry_delay_ms,
             request_timeout_ms: opts.request_timeout_ms,
+            // The widget's download and first evaluation: twice the token
+            // request's allowance, at least 20 s.
+            load_timeout_ms: opts.request_timeout_ms.max(10_000.0) * 2.0,
             refresh_margin_ms: opts.refresh_margin_ms,
             check_interval_ms: opts.check_interval_ms,
             token_url: opts.token_url.clone(),
+            widget_src: opts.widget_src.clone(),
             no_container: ui::missing_container(&opts),
         };
         Rc::new_cyclic(|weak| Inner {

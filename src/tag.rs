@@ -21,7 +21,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Document, Element, EventTarget, HtmlScriptElement};
 
-use crate::core::schedule;
 use crate::error::{ErrorCode, LoaderError};
 use crate::options::Options;
 use crate::prelude::*;
@@ -150,23 +149,15 @@ fn append_to_head(doc: &Document, el: &Element) -> Result<(), LoaderError> {
     }
 }
 
-fn load_failed(src: &str, outcome: &str) -> LoaderError {
-    let why = match outcome {
-        "timeout" => "did not load in time",
-        "throw" => "threw while it evaluated (see the console)",
-        _ => "failed to load",
-    };
-    widget_error(&cat(&[
-        "the widget script ",
+fn outcome_error(src: &str, outcome: &str) -> LoaderError {
+    LoaderError::widget_load(
         src,
-        " ",
-        why,
-        " (wrong widgetSrc, offline, blocked by CSP/SRI, or a broken widget?)",
-    ]))
-}
-
-fn load_timeout_ms(opts: &Options) -> f64 {
-    opts.request_timeout_ms.max(10_000.0) * 2.0
+        if outcome == "throw" {
+            "threw while it evaluated (see the console)"
+        } else {
+            "failed to load"
+        },
+    )
 }
 
 /// The next module URL for this widget (see the module docs).
@@ -217,10 +208,10 @@ pub async fn preload(doc: &Document, opts: &Options, src: &str) -> Result<(), Lo
     };
     let _remove = RemoveOnDrop::new(&link);
     append_to_head(doc, &link)?;
-    let wait = Wait::start(doc, &link, load_timeout_ms(opts), None);
+    let wait = Wait::start(doc, &link, None);
     match wait.outcome().await.as_str() {
         "load" => Ok(()),
-        other => Err(load_failed(src, other)),
+        other => Err(outcome_error(src, other)),
     }
 }
 
@@ -249,7 +240,7 @@ pub async fn mount(
     })?;
 
     // Started before the insertion: the evaluation may follow at once.
-    let wait = Wait::start(doc, &script, load_timeout_ms(opts), Some(src));
+    let wait = Wait::start(doc, &script, Some(src));
     let inserted = RemoveOnDrop::new(&script);
     append_to_head(doc, &script)?;
     let outcome = wait.outcome().await;
@@ -262,17 +253,17 @@ pub async fn mount(
         return Ok(mounted);
     }
     unmount(doc, Some(mounted), opts);
-    Err(load_failed(src, &outcome))
+    Err(outcome_error(src, &outcome))
 }
 
 #[wasm_bindgen(module = "/js/dom.js")]
 extern "C" {
-    /// A `Promise` of `"load"`, `"error"`, `"timeout"` or `"throw"`, with
+    /// A `Promise` of `"load"`, `"error"` or `"throw"`, with
     /// `ui()` (what the evaluation added) and `cancel()`.
     #[wasm_bindgen(extends = Promise)]
     type LoadWait;
     #[wasm_bindgen(js_name = waitLoad)]
-    fn wait_load_js(doc: &Document, target: &EventTarget, ms: u32, url: Option<&str>) -> LoadWait;
+    fn wait_load_js(doc: &Document, target: &EventTarget, url: Option<&str>) -> LoadWait;
     #[wasm_bindgen(method)]
     fn cancel(this: &LoadWait);
     #[wasm_bindgen(method)]
@@ -317,16 +308,12 @@ struct Wait(LoadWait);
 impl Wait {
     /// Starts waiting; with `url` (a module script), evaluation errors of
     /// that URL count as failure and the UI the evaluation adds is tracked.
-    fn start(doc: &Document, target: &Element, timeout_ms: f64, url: Option<&str>) -> Wait {
-        Wait(wait_load_js(
-            doc,
-            target,
-            schedule::clamp_timer_ms(timeout_ms) as u32,
-            url,
-        ))
+    /// No deadline of its own: the machine's gives up the mount.
+    fn start(doc: &Document, target: &Element, url: Option<&str>) -> Wait {
+        Wait(wait_load_js(doc, target, url))
     }
 
-    /// "load", "error", "timeout" or "throw".
+    /// "load", "error" or "throw".
     async fn outcome(&self) -> String {
         let promise: &Promise = &self.0;
         JsFuture::from(promise.clone())

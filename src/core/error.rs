@@ -98,6 +98,20 @@ impl LoaderError {
         )
     }
 
+    /// `WIDGET_LOAD`: the widget at `src` failed, `why`.
+    pub fn widget_load(src: &str, why: &str) -> Self {
+        Self::new(
+            ErrorCode::WidgetLoad,
+            crate::text::cat(&[
+                "chathub-loader: the widget script ",
+                src,
+                " ",
+                why,
+                " (wrong widgetSrc, offline, blocked by CSP/SRI, or a broken widget?)",
+            ]),
+        )
+    }
+
     /// The error for anything called after `destroy()`.
     pub fn destroyed() -> Self {
         Self::new(

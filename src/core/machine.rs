@@ -54,10 +54,10 @@ enum Step {
     Backoff { until: f64 },
     /// The token is being set in place.
     InPlace,
-    /// The next module URL is being preloaded.
-    Preloading { id: u32 },
-    /// The widget is being mounted.
-    Mounting { id: u32 },
+    /// The next module URL is being preloaded, until `deadline`.
+    Preloading { id: u32, deadline: f64 },
+    /// The widget is being mounted, until `deadline`.
+    Mounting { id: u32, deadline: f64 },
 }
 
 struct Round {
@@ -212,7 +212,7 @@ impl Machine {
                 }
             }
             Event::Preloaded { id, result } => {
-                if step == Some(Step::Preloading { id }) {
+                if matches!(step, Some(Step::Preloading { id: i, .. }) if i == id) {
                     match result {
                         Ok(()) => self.mount(),
                         Err(e) => self.fail(e),
@@ -220,24 +220,10 @@ impl Machine {
                 }
             }
             Event::Mounted { id, result } => {
-                if step == Some(Step::Mounting { id }) {
+                if matches!(step, Some(Step::Mounting { id: i, .. }) if i == id) {
                     match result {
                         Ok(()) => self.mounted(),
-                        Err(e) => {
-                            if self.taken {
-                                self.taken = false;
-                                if self.token_valid() {
-                                    // The new evaluation failed: the page
-                                    // gets back the widget that works.
-                                    self.out.push_back(Action::Restore);
-                                    self.on_page = true;
-                                } else {
-                                    self.out.push_back(Action::Discard);
-                                    self.token = None;
-                                }
-                            }
-                            self.fail(e);
-                        }
+                        Err(e) => self.mount_failed(e),
                     }
                 }
             }
@@ -280,7 +266,11 @@ impl Machine {
         let mut at = self.env.mono + self.cfg.check_interval_ms;
         let mut consider = |t: f64| at = at.min(t);
         match self.round.as_ref().map(|r| r.step) {
-            Some(Step::Fetching { deadline, .. }) => consider(deadline),
+            Some(
+                Step::Fetching { deadline, .. }
+                | Step::Preloading { deadline, .. }
+                | Step::Mounting { deadline, .. },
+            ) => consider(deadline),
             Some(Step::Backoff { until }) => consider(until),
             Some(Step::Due) if !hidden => consider(m.next_at),
             Some(_) => {}
@@ -310,8 +300,8 @@ impl Machine {
             return;
         }
         let now = self.env.mono;
-        if let Some(Step::Fetching { deadline, .. }) = self.step() {
-            if now >= deadline {
+        match self.step() {
+            Some(Step::Fetching { deadline, .. }) if now >= deadline => {
                 self.out.push_back(Action::Abort);
                 let e = LoaderError::new(
                     ErrorCode::TokenTimeout,
@@ -325,6 +315,15 @@ impl Machine {
                 );
                 self.attempt_failed(e);
             }
+            Some(Step::Preloading { deadline, .. }) if now >= deadline => {
+                self.out.push_back(Action::CancelPreload);
+                self.fail(self.too_slow());
+            }
+            Some(Step::Mounting { deadline, .. }) if now >= deadline => {
+                self.out.push_back(Action::CancelMount);
+                self.mount_failed(self.too_slow());
+            }
+            _ => {}
         }
         if self.token.as_ref().is_some_and(|t| t.expires <= now) {
             self.expire();
@@ -661,11 +660,33 @@ impl Machine {
     fn place(&mut self) {
         if self.works() {
             let id = self.next_id();
-            self.set_step(Step::Preloading { id });
+            let deadline = self.env.mono + self.cfg.load_timeout_ms;
+            self.set_step(Step::Preloading { id, deadline });
             self.out.push_back(Action::Preload(id));
         } else {
             self.mount();
         }
+    }
+
+    /// `WIDGET_LOAD` for a module that took longer than its deadline.
+    fn too_slow(&self) -> LoaderError {
+        LoaderError::widget_load(&self.cfg.widget_src, "did not load in time")
+    }
+
+    /// The new widget did not load: nothing of it stays, and the page gets
+    /// back the widget that works, if one does.
+    fn mount_failed(&mut self, e: LoaderError) {
+        if self.taken {
+            self.taken = false;
+            if self.token_valid() {
+                self.out.push_back(Action::Restore);
+                self.on_page = true;
+            } else {
+                self.out.push_back(Action::Discard);
+                self.token = None;
+            }
+        }
+        self.fail(e);
     }
 
     fn mount(&mut self) {
@@ -682,7 +703,8 @@ impl Machine {
         self.taken = true;
         self.on_page = false;
         self.out.push_back(Action::TakeOff);
-        self.set_step(Step::Mounting { id });
+        let deadline = self.env.mono + self.cfg.load_timeout_ms;
+        self.set_step(Step::Mounting { id, deadline });
         self.out.push_back(Action::Mount(id, value));
     }
 

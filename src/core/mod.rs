@@ -101,12 +101,16 @@ pub struct Config {
     pub max_retry_delay_ms: f64,
     /// One request's deadline (`requestTimeoutMs`).
     pub request_timeout_ms: f64,
+    /// How long the widget module may take to load and evaluate.
+    pub load_timeout_ms: f64,
     /// Refresh this long before expiry (`refreshMarginMs`; `None`: derived).
     pub refresh_margin_ms: Option<f64>,
     /// The longest the machine sleeps without a look (`checkIntervalMs`).
     pub check_interval_ms: f64,
     /// The token endpoint, named in the messages the machine writes.
     pub token_url: String,
+    /// The widget module, named in them too.
+    pub widget_src: String,
     /// What to report when the container is missing.
     pub no_container: LoaderError,
 }
@@ -211,7 +215,7 @@ pub enum Action {
     /// Fetch and parse the next widget module URL without running it;
     /// answer with [`Event::Preloaded`].
     Preload(u32),
-    /// Give up the preload in flight.
+    /// Give up the preload in flight (its end is ignored).
     CancelPreload,
     /// Take the current widget off the page, kept for [`Action::Restore`]:
     /// the tag the loader mounted, or tags with the org's id the page

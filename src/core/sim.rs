@@ -69,9 +69,11 @@ pub fn config() -> Config {
         retry_delay_ms: 500.0,
         max_retry_delay_ms: 300_000.0,
         request_timeout_ms: 10_000.0,
+        load_timeout_ms: 20_000.0,
         refresh_margin_ms: None,
         check_interval_ms: 3_600_000.0,
         token_url: "https://shop.example/api/chathub/token".into(),
+        widget_src: "https://widget.example/widget.js".into(),
         no_container: LoaderError::new(ErrorCode::InvalidOptions, "no container"),
     }
 }

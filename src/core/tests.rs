@@ -289,3 +289,29 @@ fn the_same_token_again_is_not_remounted() {
     assert!(s.mount.is_none() && s.preload.is_none());
     assert_eq!(s.m.state(), State::Ready);
 }
+
+#[test]
+fn a_widget_that_never_loads_is_given_up_at_its_deadline() {
+    // A first load: the box, with WIDGET_LOAD.
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    s.answer(s.token("t1", HOUR));
+    assert!(s.mount.is_some());
+    s.advance(20_000.0);
+    assert!(
+        s.mount.is_none() && s.tags.is_empty(),
+        "the tag is cancelled"
+    );
+    assert_eq!(s.m.state(), State::Fallback);
+    assert_eq!(s.last_error(), Some(ErrorCode::WidgetLoad));
+    // A refresh: the working widget is put back.
+    let mut s = ready(HOUR);
+    s.request(Request::Refresh);
+    s.answer(s.token("t2", HOUR));
+    s.preloaded(Ok(()));
+    s.mount.take();
+    s.advance(20_000.0);
+    assert_eq!(s.page_token(), Some("t1"));
+    assert_eq!(s.m.state(), State::Ready);
+    assert_eq!(s.last_error(), Some(ErrorCode::WidgetLoad));
+}
