@@ -552,7 +552,9 @@ impl Machine {
         let backoff = schedule::retry_delay_ms(m.failures, base, cap, self.env.random);
         let wait = schedule::retry_wait_ms(backoff, e.retry_after_ms, limit);
         m.next_at = now + wait;
-        m.retry = e.is_retryable();
+        // A working widget whose refresh would not load (a CDN hiccup) is
+        // retried too, before its token expires: "a retry follows".
+        m.retry = e.is_retryable() || (works && e.code == ErrorCode::WidgetLoad);
         m.online_at = if matches!(e.code, ErrorCode::TokenNetwork | ErrorCode::TokenTimeout) {
             now + wait / 3.0
         } else {

@@ -315,3 +315,21 @@ fn a_widget_that_never_loads_is_given_up_at_its_deadline() {
     assert_eq!(s.m.state(), State::Ready);
     assert_eq!(s.last_error(), Some(ErrorCode::WidgetLoad));
 }
+
+#[test]
+fn a_refresh_whose_widget_fails_to_load_is_retried_while_the_token_is_valid() {
+    let mut s = ready(HOUR);
+    s.advance(0.8 * s.left());
+    assert_eq!(s.requests.len(), 2);
+    s.answer(s.token("t2", HOUR));
+    s.preloaded(Err(LoaderError::new(ErrorCode::WidgetLoad, "404")));
+    assert_eq!(s.m.state(), State::Ready);
+    assert_eq!(s.page_token(), Some("t1"));
+    // "... a retry follows": within the background cap, before expiry.
+    let failed = s.env.mono;
+    s.advance(s.m.next_deadline().unwrap() - s.env.mono);
+    assert_eq!(s.requests.len(), 3, "a retry follows");
+    assert!(s.env.mono - failed <= 300_000.0);
+    s.serve("t3", HOUR);
+    assert_eq!(s.page_token(), Some("t3"));
+}
