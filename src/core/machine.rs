@@ -286,7 +286,8 @@ impl Machine {
             }
         }
         consider(self.debounce_at);
-        if let Some(t) = &self.token {
+        let pending = self.round.as_ref().and_then(|r| r.pending.as_ref());
+        for t in self.token.iter().chain(pending) {
             consider(t.expires);
         }
         Some(at)
@@ -324,6 +325,10 @@ impl Machine {
                 self.mount_failed(self.too_slow());
             }
             _ => {}
+        }
+        let pending = self.round.as_ref().and_then(|r| r.pending.as_ref());
+        if pending.is_some_and(|t| t.expires <= now) {
+            self.pending_expired();
         }
         if self.token.as_ref().is_some_and(|t| t.expires <= now) {
             self.expire();
@@ -708,6 +713,31 @@ impl Machine {
         let deadline = self.env.mono + self.cfg.load_timeout_ms;
         self.set_step(Step::Mounting { id, deadline });
         self.out.push_back(Action::Mount(id, value));
+    }
+
+    /// The token being put on the page expired before its widget loaded
+    /// (a load slower than the token's life): a tag never keeps an
+    /// expired token, so the widget goes and the round fails as a load.
+    fn pending_expired(&mut self) {
+        let e = LoaderError::widget_load(
+            &self.cfg.widget_src,
+            "did not load before its token expired",
+        );
+        match self.step() {
+            Some(Step::Preloading { .. }) => {
+                self.out.push_back(Action::CancelPreload);
+                self.fail(e);
+            }
+            Some(Step::Mounting { .. }) => {
+                // The mount may have ended in the driver already (its
+                // `Mounted` is what woke the machine): `Unmount` removes
+                // the tag then, `CancelMount` while it still loads.
+                self.out.push_back(Action::CancelMount);
+                self.out.push_back(Action::Unmount);
+                self.mount_failed(e);
+            }
+            _ => {}
+        }
     }
 
     /// The pending token is on the page.

@@ -333,3 +333,33 @@ fn a_refresh_whose_widget_fails_to_load_is_retried_while_the_token_is_valid() {
     s.serve("t3", HOUR);
     assert_eq!(s.page_token(), Some("t3"));
 }
+
+#[test]
+fn a_token_that_expires_while_its_widget_loads_never_stays_on_the_page() {
+    // The timer finds it: the widget goes, the round fails as a load.
+    let mut s = Sim::new(config());
+    let t = s.request(Request::Initialize);
+    s.answer(s.token("t1", 5_000.0));
+    assert!(s.mount.is_some());
+    s.advance(5_000.0);
+    assert!(s.tags.is_empty(), "no widget with an expired token");
+    assert_eq!(s.m.state(), State::Fallback);
+    assert_eq!(s.settled, [(t, Err(ErrorCode::WidgetLoad))]);
+    // The load ends after the expiry, before any timer: not `ready`.
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    s.answer(s.token("t1", 5_000.0));
+    s.env.mono += 6_000.0;
+    s.env.wall += 6_000.0;
+    s.mounted(Ok(()));
+    assert!(s.tags.is_empty(), "no widget with an expired token");
+    assert!(s.events.iter().all(|e| e.0 != State::Ready));
+    // A refresh: the working widget is put back.
+    let mut s = ready(HOUR);
+    s.request(Request::Refresh);
+    s.answer(s.token("t2", 3_000.0));
+    s.preloaded(Ok(()));
+    s.advance(3_000.0);
+    assert_eq!(s.page_token(), Some("t1"));
+    assert_eq!(s.m.state(), State::Ready);
+}
