@@ -395,8 +395,15 @@ impl Machine {
                 self.show_fallback(self.memory.error.clone());
             }
         } else if self.round.is_some() {
-            // A refresh is out (a frozen tab woke up late): loading.
-            self.loading();
+            // A refresh is out (a frozen tab woke up late): loading, with
+            // the status if there is a container. The round goes on
+            // either way: failing it here would leave its request, preload
+            // or mount running unanswered.
+            if self.env.container {
+                self.loading();
+            } else {
+                self.set_state(State::Loading, None);
+            }
         } else {
             self.join_or_start(false, false);
         }

@@ -363,3 +363,26 @@ fn a_token_that_expires_while_its_widget_loads_never_stays_on_the_page() {
     assert_eq!(s.page_token(), Some("t1"));
     assert_eq!(s.m.state(), State::Ready);
 }
+
+#[test]
+fn a_token_that_expires_while_its_refresh_is_out_keeps_the_refresh_without_a_container() {
+    let expired_mid_refresh = || {
+        // Refreshed 6 s before expiry: the request is still out then.
+        let mut s = ready(30_000.0);
+        s.advance(0.8 * s.left());
+        assert_eq!(s.requests.len(), 2);
+        s.env.container = false;
+        s.advance(s.left());
+        assert!(s.tags.is_empty(), "the expired widget goes");
+        s
+    };
+    let mut s = expired_mid_refresh();
+    assert_eq!(s.m.state(), State::Loading);
+    s.serve("t2", 30_000.0);
+    assert_eq!(s.m.state(), State::Ready);
+    assert_eq!(s.page_token(), Some("t2"));
+    // Nothing of the round is left running after destroy either.
+    let mut s = expired_mid_refresh();
+    s.event(Event::Destroy);
+    assert!(s.fetch.is_none(), "the request is aborted");
+}
