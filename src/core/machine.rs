@@ -348,7 +348,9 @@ impl Machine {
         }
         if now >= self.debounce_at {
             self.debounce_at = f64::INFINITY;
-            if self.round.is_none() && self.on_page {
+            // A failure since the signal (a 401 to a page's refresh) has
+            // its own say: the signal does not retry it.
+            if self.round.is_none() && self.on_page && self.memory.failures == 0 {
                 self.signal_at = now;
                 self.join_or_start(false, false);
             }

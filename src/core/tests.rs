@@ -386,3 +386,16 @@ fn a_token_that_expires_while_its_refresh_is_out_keeps_the_refresh_without_a_con
     s.event(Event::Destroy);
     assert!(s.fetch.is_none(), "the request is aborted");
 }
+
+#[test]
+fn a_token_expired_signal_collected_before_a_401_does_not_retry_it() {
+    let mut s = ready(HOUR);
+    s.event(Event::WidgetExpired);
+    // Within the signal's 200 ms debounce, the page asks for a token and
+    // the endpoint refuses.
+    s.request(Request::Refresh);
+    s.answer(http(401));
+    assert_eq!(s.m.state(), State::Ready);
+    s.advance(30.0 * 60_000.0);
+    assert_eq!(s.requests.len(), 2, "401 is never retried by the machine");
+}
