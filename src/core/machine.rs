@@ -243,8 +243,9 @@ impl Machine {
             }
             Event::PageBack { online } => {
                 // The network is back after a network failure: due now,
-                // once a third of the wait has passed (the jitter floor),
-                // so a flapping connection still costs backed-off requests.
+                // once the jitter floor (a third of the backoff step) has
+                // passed, so a flapping connection still costs
+                // backed-off requests, within the budget.
                 let m = &mut self.memory;
                 if online && self.env.mono >= m.online_at {
                     m.next_at = m.next_at.min(self.env.mono);
@@ -570,7 +571,9 @@ impl Machine {
         // retried too, before its token expires: "a retry follows".
         m.retry = e.is_retryable() || (works && e.code == ErrorCode::WidgetLoad);
         m.online_at = if matches!(e.code, ErrorCode::TokenNetwork | ErrorCode::TokenTimeout) {
-            now + wait / 3.0
+            // Not before the least wait the jitter could have drawn (a
+            // third of the step): the budget holds whatever `online` does.
+            now + wait.min(schedule::retry_delay_ms(m.failures, base, cap, 0.0))
         } else {
             f64::INFINITY
         };
@@ -865,6 +868,8 @@ impl Machine {
             m.next_at =
                 now + schedule::retry_delay_ms(m.failures, base, cfg.max_retry_delay_ms, 0.0);
             m.retry = true;
+            // `online` does not cut this wait short: it is the floor.
+            m.online_at = m.online_at.max(m.next_at);
         }
     }
 }

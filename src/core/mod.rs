@@ -273,7 +273,8 @@ pub struct Memory {
     /// a page's call makes it.
     pub retry: bool,
     /// From when `online` makes the retry due at once (after a network
-    /// failure, a third of its wait); `INFINITY` otherwise.
+    /// failure, the jitter floor: a third of its backoff step);
+    /// `INFINITY` otherwise.
     pub online_at: f64,
     /// The last failure, reported while the contact box is shown.
     pub error: Option<LoaderError>,

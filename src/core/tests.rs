@@ -399,3 +399,46 @@ fn a_token_expired_signal_collected_before_a_401_does_not_retry_it() {
     s.advance(30.0 * 60_000.0);
     assert_eq!(s.requests.len(), 2, "401 is never retried by the machine");
 }
+
+/// Requests in the first minute and in ten of an outage where every
+/// request fails at once with a network error, the jitter draws its
+/// least, and `online` fires every 100 ms (a flapping connection).
+fn outage_with_online_events(mut s: Sim) -> (usize, usize) {
+    s.env.random = 0.0;
+    s.request(Request::Initialize);
+    let start = s.env.mono;
+    while s.env.mono < start + 600_000.0 {
+        if s.fetch.is_some() {
+            s.answer(failed(ErrorCode::TokenNetwork));
+        }
+        s.event(Event::PageBack { online: true });
+        s.advance(100.0);
+    }
+    let within = |ms: f64| s.requests.iter().filter(|&&t| t < start + ms).count();
+    (within(60_000.0), within(600_000.0))
+}
+
+#[test]
+fn online_events_after_network_failures_keep_the_budget() {
+    assert_eq!(outage_with_online_events(Sim::new(config())), (8, 13));
+}
+
+#[test]
+fn online_after_a_remount_does_not_skip_the_backoff_of_an_aborted_retry() {
+    let mut s = Sim::new(config());
+    s.env.random = 0.0;
+    s.request(Request::Initialize);
+    for _ in 0..5 {
+        s.answer(failed(ErrorCode::TokenNetwork));
+        s.advance(s.m.next_deadline().unwrap() - s.env.mono);
+    }
+    // The background retry is out; the component unmounts and mounts
+    // again, and the network comes back.
+    assert!(s.fetch.is_some());
+    s.event(Event::Destroy);
+    let mut s2 = Sim::with_memory(config(), s.m.memory().clone(), s.env.mono);
+    s2.request(Request::Initialize);
+    s2.advance(1.0);
+    s2.event(Event::PageBack { online: true });
+    assert!(s2.requests.is_empty(), "the aborted retry's backoff holds");
+}
