@@ -566,7 +566,11 @@ impl Machine {
         let base = schedule::background_base_ms(self.cfg.retry_delay_ms, cap);
         let backoff = schedule::retry_delay_ms(m.failures, base, cap, self.env.random);
         let wait = schedule::retry_wait_ms(backoff, e.retry_after_ms, limit);
-        m.next_at = now + wait;
+        // Never sooner than a wait already asked for (a round that failed
+        // without a request, for a missing container, or an explicit
+        // attempt does not cut short the endpoint's `Retry-After` or the
+        // backoff), nor past the limit.
+        m.next_at = m.next_at.min(now + limit).max(now + wait);
         // A working widget whose refresh would not load (a CDN hiccup) is
         // retried too, before its token expires: "a retry follows".
         m.retry = e.is_retryable() || (works && e.code == ErrorCode::WidgetLoad);

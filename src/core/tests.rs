@@ -442,3 +442,28 @@ fn online_after_a_remount_does_not_skip_the_backoff_of_an_aborted_retry() {
     s2.event(Event::PageBack { online: true });
     assert!(s2.requests.is_empty(), "the aborted retry's backoff holds");
 }
+
+#[test]
+fn a_retry_after_survives_a_manager_that_fails_for_a_missing_container() {
+    let mut s = Sim::new(config());
+    s.request(Request::Initialize);
+    s.answer(Answer::Failed(LoaderError {
+        status: Some(429),
+        retry_after_ms: Some(8_000.0),
+        ..LoaderError::new(ErrorCode::TokenHttp, "busy")
+    }));
+    s.event(Event::Destroy);
+    // A manager mounted where its container is missing: it fails without
+    // asking the endpoint anything.
+    let mut s2 = Sim::with_memory(config(), s.m.memory().clone(), s.env.mono);
+    s2.env.container = false;
+    s2.request(Request::Initialize);
+    assert!(s2.requests.is_empty());
+    s2.event(Event::Destroy);
+    let mut s3 = Sim::with_memory(config(), s2.m.memory().clone(), s2.env.mono);
+    s3.request(Request::Initialize);
+    s3.advance(8_000.0 - 1.0);
+    assert!(s3.requests.is_empty(), "the endpoint's Retry-After holds");
+    s3.advance(1.0);
+    assert_eq!(s3.requests.len(), 1);
+}
