@@ -25,6 +25,8 @@
 
 pub mod error;
 mod machine;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod model;
 pub mod schedule;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod sim;

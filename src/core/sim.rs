@@ -17,6 +17,20 @@ pub struct Tag {
     pub loaded: bool,
 }
 
+/// What the page showed when a state event was dispatched (a listener
+/// reads the page as it is then, not after the rest of the actions).
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    /// The org's widget tags.
+    pub tags: Vec<Tag>,
+    /// The contact box was shown.
+    pub boxed: bool,
+    /// The loading status was shown.
+    pub status: bool,
+    /// The container existed.
+    pub container: bool,
+}
+
 /// The simulated page and driver around one machine.
 pub struct Sim {
     /// The machine under test.
@@ -49,8 +63,12 @@ pub struct Sim {
     pub mount: Option<u32>,
     /// When each request was made (monotonic ms).
     pub requests: Vec<f64>,
+    /// How many requests the machine aborted (timed out, or destroyed).
+    pub aborts: usize,
     /// Every state event: (state, previous, error code).
     pub events: Vec<(State, State, Option<ErrorCode>)>,
+    /// The page as each state event found it (one per `events` entry).
+    pub at_emit: Vec<View>,
     /// Every settled ticket.
     pub settled: Vec<(u32, Result<(), ErrorCode>)>,
     /// Every action, in order (for failure reports).
@@ -126,7 +144,9 @@ impl Sim {
             preload: None,
             mount: None,
             requests: Vec::new(),
+            aborts: 0,
             events: Vec::new(),
+            at_emit: Vec::new(),
             settled: Vec::new(),
             log: Vec::new(),
             in_place_tag: false,
@@ -176,6 +196,13 @@ impl Sim {
     /// Moves both clocks `ms` on, firing the timer on time.
     pub fn advance(&mut self, ms: f64) {
         self.advance_late(ms, 0.0);
+    }
+
+    /// Moves both clocks to `mono` (never back) without waking the
+    /// machine: time a timer sleeps through, or the moment a driver-side
+    /// event (an answer, a load) is due.
+    pub fn move_to(&mut self, mono: f64) {
+        self.set_time(mono.max(self.env.mono));
     }
 
     fn set_time(&mut self, mono: f64) {
@@ -258,7 +285,10 @@ impl Sim {
                     self.fetch = Some(id);
                     self.requests.push(self.env.mono);
                 }
-                Action::Abort => self.fetch = None,
+                Action::Abort => {
+                    self.fetch = None;
+                    self.aborts += 1;
+                }
                 Action::SetToken(token) => {
                     let done = if let Some(t) = self.tags.first_mut() {
                         t.token = token;
@@ -326,7 +356,15 @@ impl Sim {
                     state,
                     previous,
                     error,
-                } => self.events.push((state, previous, error.map(|e| e.code))),
+                } => {
+                    self.at_emit.push(View {
+                        tags: self.tags.clone(),
+                        boxed: self.boxed,
+                        status: self.status,
+                        container: self.env.container,
+                    });
+                    self.events.push((state, previous, error.map(|e| e.code)));
+                }
                 Action::Settle(t, r) => self.settled.push((t, r.map_err(|e| e.code))),
             }
         }
