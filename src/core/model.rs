@@ -944,6 +944,23 @@ impl Page {
 
     // ---- the endpoint and the widget -------------------------------------
 
+    /// A token the server hands out (true epoch ms).
+    fn issue(&mut self, prefix: char, issue: f64, expires: f64) -> Issued {
+        self.issued += 1;
+        Issued {
+            value: format!("{prefix}{}", self.issued),
+            issue,
+            expires,
+        }
+    }
+
+    /// A new token living `ttl`, the one the server hands out again.
+    fn fresh(&mut self, t: f64, ttl: f64) -> Issued {
+        let token = self.issue('t', t, t + ttl);
+        self.last_issued = Some(token.clone());
+        token
+    }
+
     /// What the server answers now, and the token's value if it is one.
     fn server_answer(&mut self, reply: &Reply, record: bool) -> (Answer, Option<String>) {
         let t = T0 + self.now();
@@ -960,27 +977,12 @@ impl Page {
                 skew,
                 date,
                 iat,
-            } => {
-                self.issued += 1;
-                let token = Issued {
-                    value: format!("t{}", self.issued),
-                    issue: t,
-                    expires: t + ttl,
-                };
-                self.last_issued = Some(token.clone());
-                (token, *skew, *date, *iat)
-            }
+            } => (self.fresh(t, *ttl), *skew, *date, *iat),
             Reply::Same { skew, date, iat } => {
-                let token = self.last_issued.clone().unwrap_or_else(|| {
-                    self.issued += 1;
-                    let token = Issued {
-                        value: format!("t{}", self.issued),
-                        issue: t,
-                        expires: t + HOUR,
-                    };
-                    self.last_issued = Some(token.clone());
-                    token
-                });
+                let token = match self.last_issued.clone() {
+                    Some(token) => token,
+                    None => self.fresh(t, HOUR),
+                };
                 (token, *skew, *date, *iat)
             }
             Reply::Expired {
@@ -988,15 +990,7 @@ impl Page {
                 skew,
                 date,
                 iat,
-            } => {
-                self.issued += 1;
-                let token = Issued {
-                    value: format!("x{}", self.issued),
-                    issue: t - age - HOUR,
-                    expires: t - age,
-                };
-                (token, *skew, *date, *iat)
-            }
+            } => (self.issue('x', t - age - HOUR, t - age), *skew, *date, *iat),
             Reply::Status {
                 status,
                 retry_after,
@@ -1131,36 +1125,40 @@ impl Page {
     }
 
     fn preloaded(&mut self, ok: bool) -> Result<(), String> {
-        if self.sim.preload.is_none() {
-            return Ok(());
-        }
-        let b = self.before();
-        let result = if ok {
-            Ok(())
-        } else {
-            Err(widget_error("preload failed"))
-        };
-        self.sim.preloaded(result);
-        self.after(&format!("preloaded ok={ok}"), &b, false)?;
-        if !ok {
-            self.widget_failed(&b);
-        }
-        Ok(())
+        let result = ok
+            .then_some(())
+            .ok_or_else(|| widget_error("preload failed"));
+        self.load_ends(true, result)
     }
 
     fn mounted(&mut self, end: End) -> Result<(), String> {
-        if self.sim.mount.is_none() {
-            return Ok(());
-        }
-        let b = self.before();
         let result = match end {
             End::Load => Ok(()),
             End::Fail => Err(widget_error("did not load")),
             End::Throw => Err(widget_error("threw")),
         };
-        self.sim.mounted(result);
-        self.after(&format!("mounted {end:?}"), &b, false)?;
-        if !matches!(end, End::Load) {
+        self.load_ends(false, result)
+    }
+
+    /// The preload (`preload`) or the mount in flight ends.
+    fn load_ends(&mut self, preload: bool, result: Result<(), LoaderError>) -> Result<(), String> {
+        let in_flight = if preload {
+            self.sim.preload
+        } else {
+            self.sim.mount
+        };
+        if in_flight.is_none() {
+            return Ok(());
+        }
+        let b = self.before();
+        let (what, failed) = (format!("load {result:?}"), result.is_err());
+        if preload {
+            self.sim.preloaded(result);
+        } else {
+            self.sim.mounted(result);
+        }
+        self.after(&what, &b, false)?;
+        if failed {
             self.widget_failed(&b);
         }
         Ok(())
