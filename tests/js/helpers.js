@@ -152,3 +152,52 @@ export async function setWidgetStatus(base, id, status) {
 export async function setWidgetDelay(base, id, ms) {
   await fetch(`${base}/s/${id}/widget-delay`, { method: "POST", body: String(ms) });
 }
+// A widget tag the page shipped in its HTML, executable: a module script
+// with `token`, in <body>; resolves once it has loaded (and so evaluated).
+export function addModuleTag(id, src, token) {
+  const s = document.createElement("script");
+  s.type = "module";
+  s.id = id;
+  s.setAttribute("token", token);
+  s.setAttribute("data-static", "1");
+  const loaded = new Promise((ok, fail) => {
+    s.addEventListener("load", () => ok(s), { once: true });
+    s.addEventListener("error", () => fail(new Error("the static widget tag did not load")), { once: true });
+  });
+  s.src = src;
+  document.body.appendChild(s);
+  return loaded;
+}
+// Watches the document: `seen` becomes true if, after any change, an
+// element matching `a` and one matching `b` are both in it.
+export function watchBeside(a, b) {
+  const state = { seen: false };
+  const look = () => {
+    if (document.querySelector(a) && document.querySelector(b)) state.seen = true;
+  };
+  const obs = new MutationObserver(look);
+  obs.observe(document, { childList: true, subtree: true, attributes: true });
+  look();
+  state.stop = () => { obs.takeRecords(); look(); obs.disconnect(); return state.seen; };
+  return state;
+}
+// `options` with fetchInit.headers given as a `Headers` instance.
+export function withHeadersInstance(options, name, value) {
+  options.fetchInit = { headers: new Headers([[name, value]]) };
+  return options;
+}
+// Dispatches a window error with `message` from `filename` every `ms`
+// until `stop()`; `count` is how many were fired.
+export function fireWindowErrorEvery(message, filename, ms) {
+  const state = { count: 0 };
+  const id = setInterval(() => {
+    state.count += 1;
+    window.dispatchEvent(new ErrorEvent("error", { message, filename }));
+  }, ms);
+  state.stop = () => { clearInterval(id); return state.count; };
+  return state;
+}
+// The loader's <style> element is in the document.
+export function loaderStyleShown() {
+  return !!document.getElementById("chathub-loader-style");
+}

@@ -18,7 +18,7 @@
 //     64 KiB chunks without it when chunked is true (the server stops
 //     writing when the client goes away).
 //   GET  /s/<id>/token[?org=...]   the scripted endpoint
-//   GET  /s/<id>/stats            { requests, orgs, tokens, times }
+//   GET  /s/<id>/stats            { requests, orgs, tokens, times, headers }
 //                                 (times: each request's Date.now())
 //   GET  /widget.js?...           stand-in widget module
 //   GET  /s/<id>/widget.js        the same, or the status set by
@@ -27,13 +27,22 @@
 //                                 evaluates (after adding its panel)
 //   POST /s/<id>/widget-delay     body: ms before the module is served
 //   GET  /missing-widget.js       404
+//   GET  /s/<id>/cdn-widget.js    302 to http://localhost:<port>/s/<id>/v1.2.3/widget.js
+//                                 (its query kept): a widgetSrc that redirects
+//                                 to a versioned URL on another origin, as a CDN
+//                                 does; the module there (status and "throw" as
+//                                 set for /s/<id>/widget.js) finds its tag by
+//                                 the redirecting URL, since its import.meta.url
+//                                 is the final one
+//   The stats also list each token request's headers (`headers`, names in
+//   lower case).
 import http from "node:http";
 
 const port = Number(process.argv[2] || 8787);
 const scenarios = new Map();
 
 function scenario(id) {
-  if (!scenarios.has(id)) scenarios.set(id, { steps: [{}], next: 0, requests: 0, orgs: [], tokens: [], times: [] });
+  if (!scenarios.has(id)) scenarios.set(id, { steps: [{}], next: 0, requests: 0, orgs: [], tokens: [], times: [], headers: [] });
   return scenarios.get(id);
 }
 
@@ -80,7 +89,7 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
     return res.end(WIDGET);
   }
-  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats|widget\.js|widget-status|widget-delay)$/);
+  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats|widget\.js|widget-status|widget-delay|cdn-widget\.js|v1\.2\.3\/widget\.js)$/);
   if (!m) return res.writeHead(404, { "Content-Type": "text/plain" }).end("not found");
   const sc = scenario(m[1]);
   if (m[2] === "script" && req.method === "POST") {
@@ -100,20 +109,34 @@ const server = http.createServer(async (req, res) => {
     }
     return res.writeHead(204).end();
   }
-  if (m[2] === "widget.js") {
+  if (m[2] === "cdn-widget.js") {
+    res.writeHead(302, { Location: `http://localhost:${port}/s/${m[1]}/v1.2.3/widget.js${url.search}`, "Cache-Control": "no-store" });
+    return res.end();
+  }
+  if (m[2] === "widget.js" || m[2] === "v1.2.3/widget.js") {
     if (sc.widgetDelay) await new Promise((r) => setTimeout(r, sc.widgetDelay));
     const status = sc.widgetStatus || 200;
     res.writeHead(status, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
-    const code = sc.widgetThrows ? WIDGET + "\nthrow new Error('stand-in widget: broken build');\n" : WIDGET;
+    let code = WIDGET;
+    if (m[2] !== "widget.js") {
+      // Redirected here: import.meta.url is this URL, the tag's src the first one.
+      const first = JSON.stringify(`http://${req.headers.host.replace("localhost", "127.0.0.1")}/s/${m[1]}/cdn-widget.js`);
+      code = code.replace(
+        ".find((s) => s.src === import.meta.url);",
+        `.find((s) => s.src.split("?")[0] === ${first} && new URL(s.src).search === new URL(import.meta.url).search);`,
+      );
+    }
+    if (sc.widgetThrows) code += "\nthrow new Error('stand-in widget: broken build');\n";
     return res.end(status === 200 ? code : "");
   }
   if (m[2] === "stats") {
     res.writeHead(200, { "Content-Type": "application/json" });
-    return res.end(JSON.stringify({ requests: sc.requests, orgs: sc.orgs, tokens: sc.tokens, times: sc.times }));
+    return res.end(JSON.stringify({ requests: sc.requests, orgs: sc.orgs, tokens: sc.tokens, times: sc.times, headers: sc.headers }));
   }
   sc.requests += 1;
   sc.times.push(Date.now());
   sc.orgs.push(url.searchParams.get("org"));
+  sc.headers.push(req.headers);
   const step = sc.steps[Math.min(sc.next, sc.steps.length - 1)] || {};
   sc.next += 1;
   if (step.delay) await new Promise((r) => setTimeout(r, step.delay));
