@@ -138,10 +138,14 @@ examples-test: pkg
 	node tests/e2e/static-example.test.mjs
 
 ## Smoke test of the demo in Firefox ESR and WebKitGTK over W3C WebDriver
-## (WebKit's MiniBrowser needs a display: a private Xvfb).
+## (WebKit's MiniBrowser needs a display: a private Xvfb); the package's
+## plain-JS entries (adapters, the Angular service, fallback.js, auto.js)
+## in Chromium, Firefox ESR and WebKitGTK the same way.
 smoke-test: pkg
 	cargo build -p chathub-token-server
 	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/smoke-webdriver.mjs firefox webkit
+	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/entries.test.mjs chromium firefox webkit
+
 
 ## make screenshots: retakes the README's screenshots of the demo page
 ## (loading, ready, fallback) into www/screenshots/ (scripts/screenshots.mjs).
