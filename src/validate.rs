@@ -1,69 +1,9 @@
-//! Checks on what the page hands us for links and URLs. Pure string logic,
-//! tested on the host; URL parsing itself is the browser's (`URL`).
+//! Checks on what the page hands us for URLs and org ids. Pure string
+//! logic, tested on the host; URL parsing itself is the browser's (`URL`).
+//! The contact box's e-mail, phone and link rules are `js/options.js`'s
+//! (one definition for the loader and the no-WebAssembly box).
 
 use crate::prelude::*;
-
-/// An e-mail address safe to put behind `mailto:`: one `@`, a dotted
-/// domain, nothing that could smuggle headers (`?`, `&`) or markup.
-pub fn is_valid_email(s: &str) -> bool {
-    // Byte search + `get` (not `split_once`): no pattern searcher and no
-    // char-boundary panic path in the wasm; `@` is ASCII, so both halves
-    // are the same as with `split_once('@')`.
-    let at = s.bytes().position(|b| b == b'@');
-    let Some((local, domain)) = at.and_then(|at| Some((s.get(..at)?, s.get(at + 1..)?))) else {
-        return false;
-    };
-    let ok_char = |c: char| {
-        !c.is_whitespace()
-            && !c.is_control()
-            && !matches!(
-                c,
-                '<' | '>'
-                    | '"'
-                    | '\''
-                    | '?'
-                    | '&'
-                    | '/'
-                    | '\\'
-                    | '@'
-                    | ','
-                    | ';'
-                    | ':'
-                    | '('
-                    | ')'
-                    | '['
-                    | ']'
-            )
-    };
-    s.len() <= 254
-        && !local.is_empty()
-        && domain.bytes().any(|b| b == b'.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && local.chars().all(ok_char)
-        && domain.chars().all(ok_char)
-}
-
-/// The `tel:` href for a phone number written for humans
-/// (`+39 02 1234-567`), or `None` if it is not one.
-pub fn tel_href(s: &str) -> Option<String> {
-    // Bytes, not chars: every allowed character is ASCII, and `Chars`'
-    // counting and skipping cost ~1 KB of wasm.
-    let allowed =
-        |b: &u8| b.is_ascii_digit() || matches!(b, b' ' | b'+' | b'-' | b'(' | b')' | b'.');
-    let digits = s.bytes().filter(u8::is_ascii_digit).count();
-    if s.is_empty() || s.len() > 40 || !s.bytes().all(|b| allowed(&b)) || digits < 3 {
-        return None;
-    }
-    if s.bytes().skip(1).any(|b| b == b'+') {
-        return None;
-    }
-    let mut href = String::from("tel:");
-    for b in s.bytes().filter(|b| b.is_ascii_digit() || *b == b'+') {
-        href.push(char::from(b));
-    }
-    Some(href)
-}
 
 /// Whether a parsed URL's `protocol` (with its colon) is one we load or
 /// link to. `javascript:`, `data:` and `blob:` never are.
@@ -191,42 +131,6 @@ mod tests {
         assert_eq!(id_suffix("a_2fb"), "a_5f2fb");
         assert_eq!(id_suffix("\"><script>"), "_22_3e_3cscript_3e");
         assert_eq!(id_suffix("é"), "_c3_a9");
-    }
-
-    #[test]
-    fn accepts_ordinary_email_addresses() {
-        assert!(is_valid_email("support@example.com"));
-        assert!(is_valid_email("first.last+chat@sub.example.co.uk"));
-    }
-
-    #[test]
-    fn rejects_email_that_could_inject_headers_or_markup() {
-        assert!(!is_valid_email("a@example.com?bcc=x@evil.com"));
-        assert!(!is_valid_email("<b>@example.com"));
-        assert!(!is_valid_email("no-at-sign"));
-        assert!(!is_valid_email("a@localhost"));
-        assert!(!is_valid_email("a b@example.com"));
-        assert!(!is_valid_email("a@@example.com"));
-    }
-
-    #[test]
-    fn phone_numbers_become_tel_links_without_spaces() {
-        assert_eq!(
-            tel_href("+39 02 1234-567").as_deref(),
-            Some("tel:+39021234567")
-        );
-        assert_eq!(
-            tel_href("(555) 010.0199").as_deref(),
-            Some("tel:5550100199")
-        );
-    }
-
-    #[test]
-    fn rejects_what_is_not_a_phone_number() {
-        assert_eq!(tel_href("call us"), None);
-        assert_eq!(tel_href("javascript:alert(1)"), None);
-        assert_eq!(tel_href("12"), None);
-        assert_eq!(tel_href("1+2345"), None);
     }
 
     #[test]
