@@ -1,9 +1,10 @@
 // The option checks the loader's Rust side (src/options/) and its plain-JS
 // entries share, so that each rule has one definition: the contact box's
 // options (`fallback`: `readFallback`, used by js/fallback.js and so by
-// the adapters and auto.js; `fallbackFields` for src/options/parts.rs).
-// Bundled by `make pkg` into the glue and into fallback.js; tested in Node
-// by tests/pkg/options.test.mjs.
+// the adapters and auto.js; `fallbackFields` for src/options/parts.rs)
+// and the URL spellings every URL option refuses (`urlTrick`, for
+// tokenUrl, widgetSrc and fallback.url). Bundled by `make pkg` into the
+// glue and into fallback.js; tested in Node by tests/pkg/options.test.mjs.
 //
 // Only an object's own properties count: a page whose Object.prototype
 // was polluted (`url` or `title` set there by another script) must not
@@ -58,13 +59,15 @@ function telHref(s) {
 }
 
 /**
- * Why a URL as the page wrote it must be refused before it is parsed, if
- * it must (the rules of `url_trick` in src/validate.rs, which checks
- * tokenUrl and widgetSrc): control characters or spaces (`java\tscript:`
- * parses as `javascript:`), backslashes (read as `/`), a protocol-relative
- * `//host`, a scheme other than http(s), or `https:` without `//`.
+ * Why a URL option as the page wrote it must be refused before it is
+ * parsed, or null: control characters or spaces (`java\tscript:` parses
+ * as `javascript:`), backslashes (parsers read them as `/`), a
+ * protocol-relative `//host` (its protocol is whatever the page has), a
+ * scheme other than http(s), or `https:` without `//` (which resolves as
+ * a path on the page's own host). src/options/url.rs asks it for tokenUrl
+ * and widgetSrc, with surrounding white space already trimmed.
  */
-function urlTrick(raw) {
+export function urlTrick(raw) {
   if (/[\0- \x7f]/.test(raw)) return "must not contain spaces or control characters";
   if (raw.includes("\\")) return "must not contain a backslash";
   if (raw.startsWith("//")) return "is protocol-relative (//host)";

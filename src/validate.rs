@@ -1,7 +1,8 @@
 //! Checks on what the page hands us for URLs and org ids. Pure string
 //! logic, tested on the host; URL parsing itself is the browser's (`URL`).
-//! The contact box's e-mail, phone and link rules are `js/options.js`'s
-//! (one definition for the loader and the no-WebAssembly box).
+//! The spellings a URL option must not have and the contact box's e-mail,
+//! phone and link rules are `js/options.js`'s (one definition for the
+//! loader and the no-WebAssembly box; tests/pkg/options.test.mjs).
 
 use crate::prelude::*;
 
@@ -15,46 +16,6 @@ pub fn is_web_protocol(protocol: &str) -> bool {
 /// free of control characters and whitespace.
 pub fn is_valid_org(org: &str) -> bool {
     !org.is_empty() && org.len() <= 128 && !org.chars().any(|c| c.is_control() || c.is_whitespace())
-}
-
-/// Why `raw` (a URL option as the page wrote it) must be refused before it
-/// is parsed, if it must: control characters or spaces (`java\tscript:`
-/// parses as `javascript:`), backslashes (parsers read them as `/`), a
-/// protocol-relative `//host` (its protocol is whatever the page has), a
-/// scheme other than http(s), or `https:` without `//` (which resolves as
-/// a path on the page's own host).
-pub fn url_trick(raw: &str) -> Option<&'static str> {
-    // Bytes only: `str` slicing and `char` tables would pull the panic
-    // formatting machinery into the wasm.
-    let b = raw.as_bytes();
-    if b.iter().any(|&c| c <= b' ' || c == 0x7f) {
-        return Some("must not contain spaces or control characters");
-    }
-    if b.contains(&b'\\') {
-        return Some("must not contain a backslash");
-    }
-    if b.starts_with(b"//") {
-        return Some("is protocol-relative (//host)");
-    }
-    let end = b
-        .iter()
-        .position(|c| matches!(c, b':' | b'/' | b'?' | b'#'));
-    if let Some(colon) = end.filter(|&i| b[i] == b':') {
-        let (scheme, rest) = b.split_at(colon);
-        let is_scheme = scheme.first().is_some_and(u8::is_ascii_alphabetic)
-            && scheme
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
-        if is_scheme {
-            if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
-                return Some("must be an http(s) URL");
-            }
-            if !rest[1..].starts_with(b"//") {
-                return Some("has no // after its scheme");
-            }
-        }
-    }
-    None
 }
 
 /// `localhost`, `127.0.0.1` or `[::1]` (a URL's `hostname`).
@@ -84,35 +45,6 @@ pub fn id_suffix(org: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_tricks_are_refused_and_ordinary_urls_pass() {
-        for ok in [
-            "/api/chathub/token",
-            "api/token?org=a:b",
-            "https://widget.example.com/w.js",
-            "HTTP://localhost:8080/w.js",
-            "?org=x",
-        ] {
-            assert_eq!(url_trick(ok), None, "{ok}");
-        }
-        for bad in [
-            "javascript:alert(1)",
-            "JavaScript:alert(1)",
-            " javascript:alert(1)",
-            "java\tscript:alert(1)",
-            "java\nscript:x",
-            "data:text/javascript,alert(1)",
-            "blob:https://example.com/x",
-            "//evil.example/w.js",
-            "\\\\evil.example/w.js",
-            "/\\evil.example/w.js",
-            "https:evil.example/w.js",
-            "https:/evil.example/w.js",
-        ] {
-            assert!(url_trick(bad).is_some(), "{bad}");
-        }
-    }
 
     #[test]
     fn only_the_visitors_own_machine_is_loopback() {

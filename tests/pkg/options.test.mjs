@@ -1,13 +1,14 @@
 // js/options.js, the option checks the loader's Rust side and its
-// plain-JS entries share (the contact box's options), in Node: the rules
-// as examples, and as properties over random input (seeded, reproducible;
-// a failure prints the input). The e-mail and phone checks were Rust
-// (src/validate.rs, with its proptests) before they moved here; on 200,000
-// random strings the two gave the same answers.
+// plain-JS entries share (the contact box's options, the URL spellings
+// every URL option refuses), in Node: the rules as examples, and as
+// properties over random input (seeded, reproducible; a failure prints the
+// input). These checks were Rust (src/validate.rs, with its proptests)
+// before they moved here; on 200,000 random strings (e-mail, phone) and
+// 300,000 (URLs) the two gave the same answers.
 //
 //   node tests/pkg/options.test.mjs        (in make pkg-test)
 
-import { readFallback } from "../../js/options.js";
+import { readFallback, urlTrick } from "../../js/options.js";
 
 const BASE = "https://shop.example/help/page.html";
 let failed = 0;
@@ -85,6 +86,25 @@ for (const bad of [
 ])
   refused({ url: bad }, "fallback.url");
 
+// The URL spellings every URL option refuses (tokenUrl, widgetSrc too).
+for (const ok of ["/api/chathub/token", "api/token?org=a:b", "https://widget.example.com/w.js", "HTTP://localhost:8080/w.js", "?org=x"])
+  check(urlTrick(ok) === null, `${ok} is an ordinary URL: ${urlTrick(ok)}`);
+for (const bad of [
+  "javascript:alert(1)",
+  "JavaScript:alert(1)",
+  " javascript:alert(1)",
+  "java\tscript:alert(1)",
+  "java\nscript:x",
+  "data:text/javascript,alert(1)",
+  "blob:https://example.com/x",
+  "//evil.example/w.js",
+  "\\\\evil.example/w.js",
+  "/\\evil.example/w.js",
+  "https:evil.example/w.js",
+  "https:/evil.example/w.js",
+])
+  check(typeof urlTrick(bad) == "string", `${JSON.stringify(bad)} is refused`);
+
 // Own properties only: a polluted Object.prototype configures nothing.
 for (const key of ["title", "message", "email", "phone", "url", "buttonText"]) Object.prototype[key] = key == "url" ? "https://evil.example/" : "Pwned";
 try {
@@ -115,6 +135,12 @@ for (let i = 0; i < 10_000; i++) {
     const r = read({ url: `${scheme}:${s}` });
     check(r.code === "INVALID_OPTIONS", `${scheme}: URLs are refused: ${JSON.stringify(s)}`);
   }
+  for (const scheme of ["javascript", "data", "blob", "vbscript", "file"])
+    for (const refused of [`${scheme}:${s}`, `${scheme.toUpperCase()}:${s}`, `//${s}`])
+      check(typeof urlTrick(refused) == "string", `refused before parsing: ${JSON.stringify(refused)}`);
+  const around = randomString(10).replace(/[^a-z:/.]/g, "");
+  for (const c of ["\t", "\n", "\r", "\0", "\\", " ", "\x7f"])
+    check(typeof urlTrick(around + c + around) == "string", `control characters, spaces and backslashes: ${JSON.stringify(around + c + around)}`);
   const link = read({ url: s });
   if (link.ok) check(link.ok.url.startsWith("https://"), `an accepted link is https: ${JSON.stringify(s)} -> ${link.ok.url}`);
 }
