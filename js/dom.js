@@ -293,7 +293,15 @@ export function waitTrigger(kind, target) {
     for (const f of undo.splice(0)) f();
     resolve();
   });
-  if (typeof target == "string") target = document.querySelector(target);
+  if (typeof target == "string") {
+    try {
+      target = document.querySelector(target);
+    } catch {
+      // Not a selector (auto.js's data-container="##"): no wait; the
+      // constructor reports it as INVALID_OPTIONS naming `container`.
+      target = null;
+    }
+  }
   if (kind == 1) {
     if (window.requestIdleCallback) {
       const id = requestIdleCallback(fire, { timeout: 5000 });
