@@ -104,7 +104,10 @@ export function setBusy(button, busy, text) {
  * Waits for `target` (a module script, or a modulepreload link) to load.
  * A promise of "load", "error", "timeout" or "throw" (the module at `url`
  * threw while it evaluated: the browser still fires `load` after reporting
- * the exception on window with that filename).
+ * the exception on window). The exception counts when its `filename` is
+ * `url`, or when it is reported in the task that then fires `load`, as an
+ * evaluation's is: a `url` that redirects (a CDN's versioned URL) is
+ * reported with its final URL in Chromium and WebKit.
  *
  * With `url` (a module script), it also watches what the evaluation adds to <body>:
  * `ui()` hands those elements over to the caller. A removed module script
@@ -116,13 +119,18 @@ export function waitLoad(doc, target, ms, url) {
   // Only a module script (given with its `url`) evaluates, maybe late.
   const stop = url != null ? watchUi(doc) : null;
   let threw = false;
+  // An error was reported in the current task (cleared by the next one).
+  let recent = false;
   let ui = null;
   let reaping = false;
   let resolve;
   let timer;
   const wait = new Promise((r) => (resolve = r));
   const onThrow = (e) => {
-    if (e instanceof ErrorEvent && e.filename === url) threw = true;
+    if (!(e instanceof ErrorEvent)) return;
+    if (e.filename === url) threw = true;
+    recent = true;
+    setTimeout(() => (recent = false));
   };
   const listen = (on) => {
     const f = on ? "addEventListener" : "removeEventListener";
@@ -144,7 +152,7 @@ export function waitLoad(doc, target, ms, url) {
       return;
     }
     ui = stop ? stop() : [];
-    resolve(what == "load" && threw ? "throw" : what);
+    resolve(what == "load" && (threw || recent) ? "throw" : what);
   };
   // Nobody waits any more; a late evaluation is removed when it happens.
   const reap = () => {
@@ -231,16 +239,29 @@ function watchUi(doc) {
  * the page's own origin, under the widget's folder. With several orgs on
  * the page, an error whose `filename` is the module URL of one of the
  * widget tags counts only for the manager of that tag (`tagId`): sales'
- * expired token must not reload support's chat. Returns the function that
- * removes the listeners.
+ * expired token must not reload support's chat. A `widgetSrc` that
+ * redirects (to a CDN's versioned URL) has its errors reported with the
+ * final URL, on an origin or in a folder the loader does not know: a
+ * `filename` whose file name is the widget's (`widget-script.js`) counts
+ * as the widget's too (not one whose name the redirect changes). Returns
+ * the function that removes the listeners.
  */
 export function watchPage(doc, win, check, signal, widgetSrc, tagId) {
   const w = new URL(widgetSrc);
   const scope = w.origin + (w.origin == win.location.origin ? w.pathname.slice(0, w.pathname.lastIndexOf("/") + 1) : "/");
+  // The last segment of a URL's path (`widget-script.js`), "" for none.
+  const fileName = (url) => {
+    try {
+      return new URL(url).pathname.split("/").pop();
+    } catch {
+      return "";
+    }
+  };
+  const name = fileName(widgetSrc);
   const fromWidget = (file) => {
     if (typeof file != "string") return false;
     const tags = [...doc.querySelectorAll('script[id^="operator-chat-panel-script"]')].filter((s) => s.src == file);
-    return tags.length ? tags.some((s) => s.id == tagId) : file.startsWith(scope);
+    return tags.length ? tags.some((s) => s.id == tagId) : file.startsWith(scope) || (name != "" && fileName(file) == name);
   };
   const listeners = [
     [doc, "visibilitychange", () => doc.visibilityState == "visible" && check(false)],
