@@ -107,7 +107,10 @@ export function setBusy(button, busy, text) {
  * the exception on window). The exception counts when its `filename` is
  * `url`, or when it is reported in the task that then fires `load`, as an
  * evaluation's is: a `url` that redirects (a CDN's versioned URL) is
- * reported with its final URL in Chromium and WebKit.
+ * reported with its final URL in Chromium and WebKit, or none. In that
+ * task, the page's own scripts (its origin, outside the widget's folder:
+ * a MutationObserver of the page that throws on the widget's elements)
+ * do not count.
  *
  * With `url` (a module script), it also watches what the evaluation adds to <body>:
  * `ui()` hands those elements over to the caller. A removed module script
@@ -126,11 +129,23 @@ export function waitLoad(doc, target, ms, url) {
   let resolve;
   let timer;
   const wait = new Promise((r) => (resolve = r));
+  // What the widget's evaluation may report as its file: anything but the
+  // page's own scripts (for a widget on the page's origin, those outside
+  // its folder).
+  const page = location.origin + "/";
+  let folder = null;
+  if (url != null) {
+    const w = new URL(url, page);
+    if (w.origin == location.origin) folder = w.origin + w.pathname.slice(0, w.pathname.lastIndexOf("/") + 1);
+  }
+  const widgets = (f) => !f.startsWith(page) || (folder != null && f.startsWith(folder));
   const onThrow = (e) => {
     if (!(e instanceof ErrorEvent)) return;
     if (e.filename === url) threw = true;
-    recent = true;
-    setTimeout(() => (recent = false));
+    else if (widgets(String(e.filename))) {
+      recent = true;
+      setTimeout(() => (recent = false));
+    }
   };
   const listen = (on) => {
     const f = on ? "addEventListener" : "removeEventListener";

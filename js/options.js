@@ -82,8 +82,13 @@ export function urlTrick(raw) {
 /** `fallback.url`: an https: URL (a path resolves against `base`), without a user or password. */
 function webLink(value, base) {
   // Surrounding white space goes, as the URL parser would drop it (and as
-  // the loader's other URL options do); inside, it is refused.
-  const raw = value.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "");
+  // the loader's other URL options do); inside, it is refused. (A loop: a
+  // `\s+$` regex backtracks quadratically over a long run of spaces.)
+  let start = 0;
+  let end = value.length;
+  while (start < end && "\t\n\f\r ".includes(value[start])) start++;
+  while (end > start && "\t\n\f\r ".includes(value[end - 1])) end--;
+  const raw = value.slice(start, end);
   const why = urlTrick(raw);
   if (why) throw invalid("fallback.url", why + "; write the full https:// URL");
   let url;

@@ -88,12 +88,25 @@ fn cdn_widget_src(id: &str, file: &str) -> String {
 
 #[wasm_bindgen(inline_js = r#"
 export function expireWidget() { window.__cdnWidgetExpire(); }
+export function throwOnWidgetPanels() {
+  const obs = new MutationObserver((records) => {
+    for (const r of records)
+      for (const n of r.addedNodes)
+        if (n.classList && n.classList.contains("test-widget-panel")) throw new Error("the page's own observer is broken");
+  });
+  obs.observe(document.body, { childList: true });
+  return () => obs.disconnect();
+}
 export function recordErrors() {
   const seen = [];
   addEventListener("error", (e) => seen.push(e.message + " @ " + e.filename));
   return seen;
 }"#)]
 extern "C" {
+    /// A MutationObserver of the page that throws when a widget panel is
+    /// added (in the task the widget evaluates in); returns its remover.
+    #[wasm_bindgen(js_name = throwOnWidgetPanels)]
+    fn throw_on_widget_panels() -> js_sys::Function;
     /// The window errors from now on, as "message @ filename".
     #[wasm_bindgen(js_name = recordErrors)]
     fn record_errors() -> Array;
@@ -219,4 +232,28 @@ async fn a_widget_whose_import_throws_while_it_evaluates_is_widget_load_not_read
         "a widget whose import threw while the widget evaluated is a failed load"
     );
     assert_eq!(left, 0, "no widget tag stays");
+}
+
+#[wasm_bindgen_test]
+async fn the_pages_own_error_in_the_widgets_evaluation_task_is_not_the_widgets() {
+    // A page's MutationObserver throws when the widget adds its panel: the
+    // error comes in the task that fires the widget tag's `load`, from the
+    // page's own script (its origin, outside the widget's folder). The
+    // widget itself worked: ready.
+    let id = unique("page-observer");
+    let tag = tag_id(Some(&id));
+    let stop = throw_on_widget_panels();
+    let m = manager(test_opts(
+        &id,
+        &format!(r#""org": "{id}", "maxRetries": 0"#),
+    ));
+    let outcome = code_of(m.initialize()).await;
+    let _ = stop.call0(&JsValue::NULL);
+    let (state, tags) = (m.state(), tags_with_id(&tag).length());
+    m.destroy();
+    assert_eq!(
+        (outcome.as_str(), state.as_str(), tags),
+        ("ok", "ready", 1),
+        "the page's own error in the widget's task made a working widget a failed load"
+    );
 }
