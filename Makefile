@@ -108,7 +108,7 @@ test-server:
 	node tests/server/test-server.mjs $(TEST_PORT)
 
 ## The npm package: size budget, the option checks shared with the plain-JS
-## entries (js/options.js, in Node), TypeScript surface (with the React and
+## entries (in js/dom.js, run in Node), TypeScript surface (with the React and
 ## Vue adapters' @ts-expect-error misuse), npm pack, SSR import and rendering.
 pkg-test: pkg
 	node tests/pkg/size-budget.mjs

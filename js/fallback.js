@@ -1,12 +1,11 @@
 // `chathub-loader/fallback`: the contact box without WebAssembly, for
 // pages where it cannot run (see `init()`'s UNSUPPORTED_ENVIRONMENT).
 // Plain JS; built by `make pkg` into pkg/fallback.js with dom.js, so it
-// looks like the loader's own box, and with options.js, so `fallback` is
-// checked by the very code the loader checks it with: text as text, links
-// only when they are an e-mail address, a phone number or an https: URL.
+// looks like the loader's own box and `fallback` is checked by the very
+// code the loader checks it with (readFallback): text as text, links only
+// when they are an e-mail address, a phone number or an https: URL.
 // Options are read from their own properties only.
-import { invalid, own, readFallback } from "./options.js";
-import { ensureStyle, fallbackBox } from "./dom.js";
+import { ensureStyle, fallbackBox, invalid, own, readFallback } from "./dom.js";
 
 /**
  * Shows the contact box from `options.fallback` in `options.container`

@@ -1,7 +1,7 @@
 //! Checks on what the page hands us for URLs and org ids. Pure string
 //! logic, tested on the host; URL parsing itself is the browser's (`URL`).
 //! The spellings a URL option must not have and the contact box's e-mail,
-//! phone and link rules are `js/options.js`'s (one definition for the
+//! phone and link rules are `js/dom.js`'s (one definition for the
 //! loader and the no-WebAssembly box; tests/pkg/options.test.mjs).
 
 use crate::prelude::*;

@@ -93,7 +93,7 @@ pub struct FetchInit {
     pub referrer_policy: Option<String>,
 }
 
-/// The contact box shown when the chat cannot load, as `js/options.js`
+/// The contact box shown when the chat cannot load, as `js/dom.js`
 /// checked it (its defaults are there too).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fallback {

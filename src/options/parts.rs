@@ -1,5 +1,5 @@
 //! The nested option objects: `fetchInit` and `fallback`. The contact
-//! box's options are checked by `js/options.js`, the one definition the
+//! box's options are checked by `js/dom.js`, the one definition the
 //! no-WebAssembly box (`js/fallback.js`) uses too.
 
 use crate::prelude::*;
@@ -12,7 +12,7 @@ use super::{Fallback, FetchInit};
 use crate::error::{ErrorCode, LoaderError};
 use crate::text::cat;
 
-#[wasm_bindgen(module = "/js/options.js")]
+#[wasm_bindgen(module = "/js/dom.js")]
 extern "C" {
     /// `fallback` checked and normalised: its fields (title, message,
     /// email, phone, tel, url, buttonText), null for `false`, or the

@@ -1,6 +1,6 @@
 //! URL options: parsed against the page, web protocols only, and none of
 //! the spellings that make a URL mean something else than it reads. Those
-//! spellings are `urlTrick` in `js/options.js`: one definition for
+//! spellings are `urlTrick` in `js/dom.js`: one definition for
 //! tokenUrl, widgetSrc and the contact box's link (`fallback.url`, checked
 //! there too, also without WebAssembly).
 
@@ -11,7 +11,7 @@ use crate::prelude::*;
 use crate::text::cat;
 use crate::validate;
 
-#[wasm_bindgen(module = "/js/options.js")]
+#[wasm_bindgen(module = "/js/dom.js")]
 extern "C" {
     /// Why `raw` must be refused before it is parsed, if it must.
     #[wasm_bindgen(js_name = urlTrick)]

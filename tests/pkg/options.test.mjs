@@ -1,4 +1,4 @@
-// js/options.js, the option checks the loader's Rust side and its
+// The option checks in js/dom.js that the loader's Rust side and its
 // plain-JS entries share (the contact box's options, the URL spellings
 // every URL option refuses), in Node: the rules as examples, and as
 // properties over random input (seeded, reproducible; a failure prints the
@@ -8,7 +8,7 @@
 //
 //   node tests/pkg/options.test.mjs        (in make pkg-test)
 
-import { readFallback, urlTrick } from "../../js/options.js";
+import { readFallback, urlTrick } from "../../js/dom.js";
 
 const BASE = "https://shop.example/help/page.html";
 let failed = 0;
