@@ -107,10 +107,12 @@ wasm-pack-test: setup
 test-server:
 	node tests/server/test-server.mjs $(TEST_PORT)
 
-## The npm package: size budget, TypeScript surface (with the React and Vue
-## adapters' @ts-expect-error misuse), npm pack, SSR import and rendering.
+## The npm package: size budget, the option checks shared with the plain-JS
+## entries (in js/dom.js, run in Node), TypeScript surface (with the React and
+## Vue adapters' @ts-expect-error misuse), npm pack, SSR import and rendering.
 pkg-test: pkg
 	node tests/pkg/size-budget.mjs
+	node tests/pkg/options.test.mjs
 	node_modules/.bin/tsc -p tests/pkg/tsconfig.json
 	node tests/pkg/ssr-import.mjs
 	node tests/pkg/ssr-adapters.mjs
@@ -138,10 +140,13 @@ examples-test: pkg
 	node tests/e2e/static-example.test.mjs
 
 ## Smoke test of the demo in Firefox ESR and WebKitGTK over W3C WebDriver
-## (WebKit's MiniBrowser needs a display: a private Xvfb).
+## (WebKit's MiniBrowser needs a display: a private Xvfb); the package's
+## plain-JS entries (adapters, the Angular service, fallback.js, auto.js)
+## in Chromium, Firefox ESR and WebKitGTK the same way.
 smoke-test: pkg
 	cargo build -p chathub-token-server
 	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/smoke-webdriver.mjs firefox webkit
+	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/entries.test.mjs chromium firefox webkit
 
 ## make screenshots: retakes the README's screenshots of the demo page
 ## (loading, ready, fallback) into www/screenshots/ (scripts/screenshots.mjs).

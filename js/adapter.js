@@ -74,7 +74,6 @@ export function startChat(options, emit) {
   let handle = null;
   let box = null;
   let done = false;
-  const org = options?.org ?? null;
 
   const set = (next) => {
     if (done) return;
@@ -83,61 +82,81 @@ export function startChat(options, emit) {
     snap = next;
     emit(snap);
   };
+  // The handle's org, not `options.org`: the loader read it from the
+  // options' own properties (an inherited `org` is no option).
   const onEvent = (e) => {
     const d = e.detail;
-    if (!handle || (d?.org ?? null) !== org) return;
+    if (!handle || (d?.org ?? null) !== (handle.org ?? null)) return;
     set({ state: d.state, error: d.error ?? null, expiresAt: handle.expiresAt });
   };
   addEventListener(EVENT, onEvent);
   emit(snap);
 
-  const started = load()
+  // The handle, once it exists; null when nothing runs (no WebAssembly,
+  // bad options, CONFLICTING_INSTANCE, the .wasm did not load).
+  const created = load()
     .then(async (wasm) => {
-      if (done) return;
+      if (done) return null;
       if (!wasm) {
         // No WebAssembly here: the same contact box, without the loader.
         const { showFallback } = await import("./fallback.js");
-        if (done) return;
+        if (done) return null;
         const error = { code: "UNSUPPORTED_ENVIRONMENT", message: "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval')" };
         try {
-          box = showFallback({ fallback: options.fallback, container: options.container, nonce: options.nonce });
+          box = showFallback(options);
         } catch (e) {
-          return set({ state: "idle", error: errorOf(e) });
+          set({ state: "idle", error: errorOf(e) });
+          return null;
         }
-        return set({ state: "fallback", error });
+        set({ state: "fallback", error });
+        return null;
       }
       try {
         handle = new WidgetTokenManager(options);
       } catch (e) {
         // INVALID_OPTIONS, CONFLICTING_INSTANCE: nothing runs; `error` says why.
-        return set({ state: "idle", error: errorOf(e) });
+        set({ state: "idle", error: errorOf(e) });
+        return null;
       }
       set({ state: handle.state, expiresAt: handle.expiresAt });
-      try {
-        await handle.initialize();
-        set({ state: handle.state, error: null, expiresAt: handle.expiresAt });
-      } catch (e) {
-        // The manager shows its contact box and retries in the background;
-        // its statechange event has already reported the error.
-        set({ state: handle.state, error: snap.error ?? errorOf(e), expiresAt: handle.expiresAt });
-      }
+      return handle;
     })
     .catch((e) => {
       // init() could not load the .wasm (a 404, a network error).
       set({ state: "idle", error: errorOf(e, "WIDGET_LOAD") });
+      return null;
     });
+  created.then(async (h) => {
+    if (!h) return;
+    try {
+      await h.initialize();
+      set({ state: h.state, error: null, expiresAt: h.expiresAt });
+    } catch (e) {
+      // The manager shows its contact box and retries in the background;
+      // its statechange event has already reported the error.
+      set({ state: h.state, error: snap.error ?? errorOf(e), expiresAt: h.expiresAt });
+    }
+  });
 
   return {
-    /** A new token now; resolves when the round ends (its outcome is in the snapshot). */
+    /**
+     * A new token now; resolves when the round ends (its outcome is in
+     * the snapshot) and never rejects. Called while initialize() waits
+     * for its `trigger`, it is the trigger: refreshToken() as soon as the
+     * handle exists, not after initialize() settles.
+     */
     refresh() {
-      return started.then(async () => {
-        if (done || !handle) return;
-        try {
-          await handle.refreshToken();
-        } catch (e) {
-          if (!snap.error) set({ state: handle.state, error: errorOf(e) });
-        }
-      });
+      return created
+        .then(async (h) => {
+          if (done || !h) return;
+          try {
+            await h.refreshToken();
+          } catch (e) {
+            // Unmounted meanwhile (DESTROYED): nobody is told any more.
+            if (!done && !snap.error) set({ state: h.state, error: errorOf(e) });
+          }
+        })
+        .catch(() => {});
     },
     /** Releases this chat's handle (the widget goes with the last one), its box and its listener. */
     destroy() {

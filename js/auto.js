@@ -7,12 +7,14 @@
 // Every data-* attribute is the option of the same name in camelCase;
 // data-fallback-<field> fill `fallback`, data-fallback="false" turns it
 // off. Several tags (one per org) may share this module: the browser
-// evaluates it once, so it starts a manager for each of its tags. Plain
-// JS, bundled by `make pkg` with the loader's own trigger wait (js/dom.js)
-// and nothing else: the glue and the .wasm are imported only when the
-// tag's trigger fires.
+// evaluates it once, so it starts a manager for each of its tags, those
+// in the page when it runs and those inserted later (a tag manager adds
+// them one at a time: a tag whose module already ran only fires `load`).
+// Plain JS, bundled by `make pkg` with the loader's own trigger wait and
+// state event (js/dom.js) and nothing else: the glue and the .wasm are
+// imported only when the tag's trigger fires.
 
-import { waitTrigger } from "./dom.js";
+import { emitState, waitTrigger } from "./dom.js";
 
 const PREFIX = "chathub-loader/auto";
 const NUMBERS = ["checkIntervalMs", "refreshMarginMs", "requestTimeoutMs", "maxRetries", "retryDelayMs", "maxRetryDelayMs"];
@@ -20,10 +22,14 @@ const FALLBACK = ["Title", "Message", "Email", "Phone", "Url", "ButtonText"];
 // In the order of the loader's `trigger` kinds (waitTrigger's `kind`).
 const TRIGGERS = ["eager", "idle", "visible", "interaction"];
 
-/** The options a tag's data-* attributes spell (see the header). */
+/**
+ * The options a tag's data-* attributes spell (see the header). Objects
+ * without a prototype: a polluted Object.prototype (a `trigger` or
+ * `tokenUrl` set there) adds nothing to them.
+ */
 function optionsOf(tag) {
-  const options = {};
-  const fallback = {};
+  const options = Object.create(null);
+  const fallback = Object.create(null);
   for (const [key, raw] of Object.entries(tag.dataset)) {
     const field = key.startsWith("fallback") && FALLBACK.find((f) => key == "fallback" + f);
     if (field) fallback[field[0].toLowerCase() + field.slice(1)] = raw;
@@ -79,9 +85,12 @@ async function start(tag) {
   }
   try {
     if (!mod) {
-      // No WebAssembly here: the contact box, from the same attributes.
+      // No WebAssembly here: the contact box, from the same attributes,
+      // and the state event a manager would send.
       (await import("./fallback.js")).showFallback(options);
-      return report("UNSUPPORTED_ENVIRONMENT", "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval'); showing the contact box");
+      const why = "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval')";
+      emitState("chathub:statechange", options.org, "fallback", "idle", "UNSUPPORTED_ENVIRONMENT", why);
+      return report("UNSUPPORTED_ENVIRONMENT", why + "; showing the contact box");
     }
     const manager = new mod.WidgetTokenManager(options);
     // The loader shows its own loading state and contact box, and reports
@@ -93,4 +102,14 @@ async function start(tag) {
 }
 
 const me = import.meta.url;
-for (const tag of document.querySelectorAll("script[src]")) if (tag.src == me) start(tag);
+const started = new WeakSet();
+function startOnce(tag) {
+  if (tag instanceof HTMLScriptElement && tag.src == me && !started.has(tag)) {
+    started.add(tag);
+    start(tag);
+  }
+}
+for (const tag of document.querySelectorAll("script[src]")) startOnce(tag);
+// Tags inserted later: this module does not run again for them, but each
+// fires `load` (which does not bubble: caught on its way down).
+document.addEventListener("load", (e) => startOnce(e.target), true);

@@ -87,6 +87,174 @@ export function fallbackBox(doc, title, message, email, phone, tel, url, buttonT
   return box;
 }
 
+// ---------------------------------------------------------------------
+// The option checks the loader's Rust side (src/options/) and the plain-JS
+// entries share, so that each rule has one definition: the contact box's
+// options (`fallback`: `readFallback`, used by js/fallback.js and so by
+// the adapters and auto.js; `fallbackFields` for src/options/parts.rs)
+// and the URL spellings every URL option refuses (`urlTrick`, for
+// tokenUrl, widgetSrc and fallback.url). Here rather than in a module of
+// their own: the browser suite's runner serves each module the crate
+// imports as a request of its own, and one more made its page load stall
+// now and then. Tested in Node by tests/pkg/options.test.mjs.
+//
+// Only an object's own properties count: a page whose Object.prototype
+// was polluted (`url` or `title` set there by another script) must not
+// put an attacker's link or words in the box.
+
+const KEYS = ["title", "message", "email", "phone", "url", "buttonText"];
+
+/** An INVALID_OPTIONS error naming `key`, worded as the loader's own. */
+export function invalid(key, what) {
+  const e = new Error(`chathub-loader: option \`${key}\` ${what}`);
+  e.code = "INVALID_OPTIONS";
+  return e;
+}
+
+/** `obj[key]` when `key` is the object's own property, else undefined. */
+export const own = (obj, key) => (Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined);
+
+// Rust's eq_ignore_ascii_case, for the "did you mean".
+const lower = (s) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+const typeName = (v) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v);
+
+// Characters an e-mail address behind `mailto:` must not have: white
+// space, control characters, markup, and what would add headers (`?`,
+// `&`) or a second address. \p{White_Space} and \p{Cc} are Rust's
+// char::is_whitespace and char::is_control.
+const NOT_EMAIL = /[\p{White_Space}\p{Cc}<>"'?&/\\@,;:()[\]]/u;
+
+/** An address safe to put behind `mailto:`: one `@`, a dotted domain. */
+function isEmail(s) {
+  const at = s.indexOf("@");
+  const local = s.slice(0, at);
+  const domain = s.slice(at + 1);
+  return (
+    at > 0 &&
+    new TextEncoder().encode(s).length <= 254 &&
+    domain.includes(".") &&
+    domain[0] != "." &&
+    !domain.endsWith(".") &&
+    !NOT_EMAIL.test(local) &&
+    !NOT_EMAIL.test(domain)
+  );
+}
+
+/**
+ * The `tel:` href of a phone number written for humans (`+39 02 1234-567`
+ * → `tel:+39021234567`), or null: digits, spaces and `+ - ( ) .` only, a
+ * `+` only first, at least 3 digits, at most 40 characters.
+ */
+function telHref(s) {
+  if (s.length > 40 || !/^\+?[\d ().-]*$/.test(s) || s.replace(/\D/g, "").length < 3) return null;
+  return "tel:" + s.replace(/[^\d+]/g, "");
+}
+
+/**
+ * Why a URL option as the page wrote it must be refused before it is
+ * parsed, or null: control characters or spaces (`java\tscript:` parses
+ * as `javascript:`), backslashes (parsers read them as `/`), a
+ * protocol-relative `//host` (its protocol is whatever the page has), a
+ * scheme other than http(s), or `https:` without `//` (which resolves as
+ * a path on the page's own host). src/options/url.rs asks it for tokenUrl
+ * and widgetSrc, with surrounding white space already trimmed.
+ */
+export function urlTrick(raw) {
+  if (/[\0- \x7f]/.test(raw)) return "must not contain spaces or control characters";
+  if (raw.includes("\\")) return "must not contain a backslash";
+  if (raw.startsWith("//")) return "is protocol-relative (//host)";
+  const scheme = /^([^:/?#]*):/.exec(raw);
+  if (scheme && /^[a-z][a-z\d+.-]*$/i.test(scheme[1])) {
+    if (!/^https?$/i.test(scheme[1])) return "must be an http(s) URL";
+    if (!raw.startsWith("//", scheme[0].length)) return "has no // after its scheme";
+  }
+  return null;
+}
+
+/** `fallback.url`: an https: URL (a path resolves against `base`), without a user or password. */
+function webLink(value, base) {
+  // Surrounding white space goes, as the URL parser would drop it (and as
+  // the loader's other URL options do); inside, it is refused. (A loop: a
+  // `\s+$` regex backtracks quadratically over a long run of spaces.)
+  let start = 0;
+  let end = value.length;
+  while (start < end && "\t\n\f\r ".includes(value[start])) start++;
+  while (end > start && "\t\n\f\r ".includes(value[end - 1])) end--;
+  const raw = value.slice(start, end);
+  const why = urlTrick(raw);
+  if (why) throw invalid("fallback.url", why + "; write the full https:// URL");
+  let url;
+  try {
+    url = new URL(raw, base);
+  } catch {
+    throw invalid("fallback.url", `is not a valid URL: "${raw}"`);
+  }
+  if (url.protocol != "https:") throw invalid("fallback.url", "must be an https: URL");
+  if (url.username || url.password) throw invalid("fallback.url", "must not contain a user name or password");
+  return url.href;
+}
+
+/**
+ * Checks and normalises the `fallback` option against the page URL
+ * `base`. `undefined` is the default box, `false` none (null returned);
+ * an object may have `title`, `message`, `email`, `phone`, `url` and
+ * `buttonText`, each a string. Returns `{ title, message, email, phone,
+ * tel, url, buttonText }` (`email`, `phone`, `tel`, `url` null when not
+ * given), or throws INVALID_OPTIONS naming the key: any other value
+ * (`null` too), an unknown key (with a "did you mean"), a value that is
+ * not a string, an e-mail address, phone number or https: URL that is
+ * none or could mean something else.
+ */
+export function readFallback(value, base) {
+  if (value === false) return null;
+  const fb = value === undefined ? {} : value;
+  if (fb === null || typeof fb != "object" || Array.isArray(fb))
+    throw invalid("fallback", `must be an object { title, message, email, phone, url, buttonText } or false (got ${typeName(fb)})`);
+  for (const key of Object.keys(fb))
+    if (!KEYS.includes(key)) {
+      const near = KEYS.find((k) => lower(k) == lower(key));
+      throw invalid("fallback." + key, "is not a known option" + (near ? `; did you mean \`fallback.${near}\`?` : "; known options are: " + KEYS.join(", ")));
+    }
+  const text = (key, otherwise) => {
+    const v = own(fb, key);
+    if (v === undefined) return otherwise;
+    if (typeof v != "string") throw invalid("fallback." + key, "must be a string, got " + typeName(v));
+    return v;
+  };
+  const email = text("email", null);
+  if (email != null && !isEmail(email)) throw invalid("fallback.email", `is not an e-mail address: "${email}"`);
+  const phone = text("phone", null);
+  const tel = phone == null ? null : telHref(phone);
+  if (phone != null && !tel) throw invalid("fallback.phone", `is not a phone number (digits, spaces, + - ( ) .): "${phone}"`);
+  const url = text("url", null);
+  const link = url == null ? null : webLink(url, base);
+  return {
+    title: text("title", "Chat is unavailable"),
+    message: text("message", "We could not load the chat right now. Please try again, or contact us directly."),
+    email,
+    phone,
+    tel,
+    url: link,
+    buttonText: text("buttonText", "Try again"),
+  };
+}
+
+/**
+ * `readFallback` for the loader's Rust side: the fields in the order
+ * title, message, email, phone, tel, url, buttonText; null for `false`;
+ * or the INVALID_OPTIONS message (a string) when the value is refused.
+ */
+export function fallbackFields(value, base) {
+  try {
+    const f = readFallback(value, base);
+    return f && [f.title, f.message, f.email, f.phone, f.tel, f.url, f.buttonText];
+  } catch (e) {
+    return e.message;
+  }
+}
+
+// ---------------------------------------------------------------------
+
 // Buttons that had focus when they were disabled (focus comes back after).
 const hadFocus = new WeakSet();
 
@@ -104,8 +272,14 @@ export function setBusy(button, busy, text) {
  * Waits for `target` (a module script, or a modulepreload link) to load.
  * A promise of "load", "error" or "throw" (the module at `url` threw while
  * it evaluated: the browser still fires `load` after reporting the
- * exception on window with that filename). No deadline here: the loader's
- * machine gives the wait up (`cancel()`) when its own passes.
+ * exception on window). The exception counts when its `filename` is
+ * `url`, or when it is reported in the task that then fires `load`, as an
+ * evaluation's is: a `url` that redirects (a CDN's versioned URL) is
+ * reported with its final URL in Chromium and WebKit, or none. In that
+ * task, the page's own scripts (its origin, outside the widget's folder:
+ * a MutationObserver of the page that throws on the widget's elements)
+ * do not count. No deadline here: the loader's machine gives the wait up
+ * (`cancel()`) when its own passes.
  *
  * With `url` (a module script), it also watches what the evaluation adds to <body>:
  * `ui()` hands those elements over to the caller. A removed module script
@@ -117,13 +291,30 @@ export function waitLoad(doc, target, url) {
   // Only a module script (given with its `url`) evaluates, maybe late.
   const stop = url != null ? watchUi(doc) : null;
   let threw = false;
+  // An error was reported in the current task (cleared by the next one).
+  let recent = false;
   let ui = null;
   let reaping = false;
   let resolve;
   let timer;
   const wait = new Promise((r) => (resolve = r));
+  // What the widget's evaluation may report as its file: anything but the
+  // page's own scripts (for a widget on the page's origin, those outside
+  // its folder).
+  const page = location.origin + "/";
+  let folder = null;
+  if (url != null) {
+    const w = new URL(url, page);
+    if (w.origin == location.origin) folder = w.origin + w.pathname.slice(0, w.pathname.lastIndexOf("/") + 1);
+  }
+  const widgets = (f) => !f.startsWith(page) || (folder != null && f.startsWith(folder));
   const onThrow = (e) => {
-    if (e instanceof ErrorEvent && e.filename === url) threw = true;
+    if (!(e instanceof ErrorEvent)) return;
+    if (e.filename === url) threw = true;
+    else if (widgets(String(e.filename))) {
+      recent = true;
+      setTimeout(() => (recent = false));
+    }
   };
   const listen = (on) => {
     const f = on ? "addEventListener" : "removeEventListener";
@@ -145,7 +336,7 @@ export function waitLoad(doc, target, url) {
       return;
     }
     ui = stop ? stop() : [];
-    resolve(what == "load" && threw ? "throw" : what);
+    resolve(what == "load" && (threw || recent) ? "throw" : what);
   };
   const onLoad = () => done("load");
   const onError = () => done("error");
@@ -224,16 +415,29 @@ function watchUi(doc) {
  * the page's own origin, under the widget's folder. With several orgs on
  * the page, an error whose `filename` is the module URL of one of the
  * widget tags counts only for the manager of that tag (`tagId`): sales'
- * expired token must not reload support's chat. Returns the function that
- * removes the listeners.
+ * expired token must not reload support's chat. A `widgetSrc` that
+ * redirects (to a CDN's versioned URL) has its errors reported with the
+ * final URL, on an origin or in a folder the loader does not know: a
+ * `filename` whose file name is the widget's (`widget-script.js`) counts
+ * as the widget's too (not one whose name the redirect changes). Returns
+ * the function that removes the listeners.
  */
 export function watchPage(doc, win, check, signal, widgetSrc, tagId) {
   const w = new URL(widgetSrc);
   const scope = w.origin + (w.origin == win.location.origin ? w.pathname.slice(0, w.pathname.lastIndexOf("/") + 1) : "/");
+  // The last segment of a URL's path (`widget-script.js`), "" for none.
+  const fileName = (url) => {
+    try {
+      return new URL(url).pathname.split("/").pop();
+    } catch {
+      return "";
+    }
+  };
+  const name = fileName(widgetSrc);
   const fromWidget = (file) => {
     if (typeof file != "string") return false;
     const tags = [...doc.querySelectorAll('script[id^="operator-chat-panel-script"]')].filter((s) => s.src == file);
-    return tags.length ? tags.some((s) => s.id == tagId) : file.startsWith(scope);
+    return tags.length ? tags.some((s) => s.id == tagId) : file.startsWith(scope) || (name != "" && fileName(file) == name);
   };
   const listeners = [
     [doc, "visibilitychange", () => doc.visibilityState == "visible" && check(false)],
@@ -286,7 +490,15 @@ export function waitTrigger(kind, target) {
     for (const f of undo.splice(0)) f();
     resolve();
   });
-  if (typeof target == "string") target = document.querySelector(target);
+  if (typeof target == "string") {
+    try {
+      target = document.querySelector(target);
+    } catch {
+      // Not a selector (auto.js's data-container="##"): no wait; the
+      // constructor reports it as INVALID_OPTIONS naming `container`.
+      target = null;
+    }
+  }
   if (kind == 1) {
     if (window.requestIdleCallback) {
       const id = requestIdleCallback(fire, { timeout: 5000 });

@@ -7,14 +7,17 @@ import glueInit, { initSync as glueInitSync } from "chathub-glue";
 export * from "chathub-glue";
 
 /**
- * WebAssembly cannot run here: it is missing, or compiling the smallest
- * module fails (a CSP without 'wasm-unsafe-eval', WebAssembly turned off).
- * A .wasm that is missing or not WebAssembly (a 404, an HTML page served
- * for its path) is not this: its error goes through as it is.
+ * WebAssembly cannot run here: it is missing, or compiling and
+ * instantiating the smallest module fails (a CSP without
+ * 'wasm-unsafe-eval', WebAssembly turned off). WebKit compiles it under
+ * such a CSP and refuses only the instance ("Refused to create a
+ * WebAssembly object"), so both are tried. A .wasm that is missing or not
+ * WebAssembly (a 404, an HTML page served for its path) is not this: its
+ * error goes through as it is.
  */
 function blocked() {
   try {
-    new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0));
+    new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0)));
     return false;
   } catch {
     return true;

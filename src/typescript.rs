@@ -37,7 +37,8 @@ export interface WidgetFallbackOptions {
 /** The subset of RequestInit the token request takes. */
 export interface WidgetFetchInit {
   credentials?: "omit" | "same-origin" | "include";
-  headers?: Record<string, string>;
+  /** Extra request headers: an object of names to values, a Headers, or [name, value] pairs. */
+  headers?: Record<string, string> | Headers | [string, string][];
   mode?: "cors" | "same-origin";
   cache?: "default" | "no-store" | "reload" | "no-cache" | "force-cache";
   referrerPolicy?: ReferrerPolicy;

@@ -1,69 +1,10 @@
-//! Checks on what the page hands us for links and URLs. Pure string logic,
-//! tested on the host; URL parsing itself is the browser's (`URL`).
+//! Checks on what the page hands us for URLs and org ids. Pure string
+//! logic, tested on the host; URL parsing itself is the browser's (`URL`).
+//! The spellings a URL option must not have and the contact box's e-mail,
+//! phone and link rules are `js/dom.js`'s (one definition for the
+//! loader and the no-WebAssembly box; tests/pkg/options.test.mjs).
 
 use crate::prelude::*;
-
-/// An e-mail address safe to put behind `mailto:`: one `@`, a dotted
-/// domain, nothing that could smuggle headers (`?`, `&`) or markup.
-pub fn is_valid_email(s: &str) -> bool {
-    // Byte search + `get` (not `split_once`): no pattern searcher and no
-    // char-boundary panic path in the wasm; `@` is ASCII, so both halves
-    // are the same as with `split_once('@')`.
-    let at = s.bytes().position(|b| b == b'@');
-    let Some((local, domain)) = at.and_then(|at| Some((s.get(..at)?, s.get(at + 1..)?))) else {
-        return false;
-    };
-    let ok_char = |c: char| {
-        !c.is_whitespace()
-            && !c.is_control()
-            && !matches!(
-                c,
-                '<' | '>'
-                    | '"'
-                    | '\''
-                    | '?'
-                    | '&'
-                    | '/'
-                    | '\\'
-                    | '@'
-                    | ','
-                    | ';'
-                    | ':'
-                    | '('
-                    | ')'
-                    | '['
-                    | ']'
-            )
-    };
-    s.len() <= 254
-        && !local.is_empty()
-        && domain.bytes().any(|b| b == b'.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && local.chars().all(ok_char)
-        && domain.chars().all(ok_char)
-}
-
-/// The `tel:` href for a phone number written for humans
-/// (`+39 02 1234-567`), or `None` if it is not one.
-pub fn tel_href(s: &str) -> Option<String> {
-    // Bytes, not chars: every allowed character is ASCII, and `Chars`'
-    // counting and skipping cost ~1 KB of wasm.
-    let allowed =
-        |b: &u8| b.is_ascii_digit() || matches!(b, b' ' | b'+' | b'-' | b'(' | b')' | b'.');
-    let digits = s.bytes().filter(u8::is_ascii_digit).count();
-    if s.is_empty() || s.len() > 40 || !s.bytes().all(|b| allowed(&b)) || digits < 3 {
-        return None;
-    }
-    if s.bytes().skip(1).any(|b| b == b'+') {
-        return None;
-    }
-    let mut href = String::from("tel:");
-    for b in s.bytes().filter(|b| b.is_ascii_digit() || *b == b'+') {
-        href.push(char::from(b));
-    }
-    Some(href)
-}
 
 /// Whether a parsed URL's `protocol` (with its colon) is one we load or
 /// link to. `javascript:`, `data:` and `blob:` never are.
@@ -75,46 +16,6 @@ pub fn is_web_protocol(protocol: &str) -> bool {
 /// free of control characters and whitespace.
 pub fn is_valid_org(org: &str) -> bool {
     !org.is_empty() && org.len() <= 128 && !org.chars().any(|c| c.is_control() || c.is_whitespace())
-}
-
-/// Why `raw` (a URL option as the page wrote it) must be refused before it
-/// is parsed, if it must: control characters or spaces (`java\tscript:`
-/// parses as `javascript:`), backslashes (parsers read them as `/`), a
-/// protocol-relative `//host` (its protocol is whatever the page has), a
-/// scheme other than http(s), or `https:` without `//` (which resolves as
-/// a path on the page's own host).
-pub fn url_trick(raw: &str) -> Option<&'static str> {
-    // Bytes only: `str` slicing and `char` tables would pull the panic
-    // formatting machinery into the wasm.
-    let b = raw.as_bytes();
-    if b.iter().any(|&c| c <= b' ' || c == 0x7f) {
-        return Some("must not contain spaces or control characters");
-    }
-    if b.contains(&b'\\') {
-        return Some("must not contain a backslash");
-    }
-    if b.starts_with(b"//") {
-        return Some("is protocol-relative (//host)");
-    }
-    let end = b
-        .iter()
-        .position(|c| matches!(c, b':' | b'/' | b'?' | b'#'));
-    if let Some(colon) = end.filter(|&i| b[i] == b':') {
-        let (scheme, rest) = b.split_at(colon);
-        let is_scheme = scheme.first().is_some_and(u8::is_ascii_alphabetic)
-            && scheme
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
-        if is_scheme {
-            if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
-                return Some("must be an http(s) URL");
-            }
-            if !rest[1..].starts_with(b"//") {
-                return Some("has no // after its scheme");
-            }
-        }
-    }
-    None
 }
 
 /// `localhost`, `127.0.0.1` or `[::1]` (a URL's `hostname`).
@@ -146,35 +47,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn url_tricks_are_refused_and_ordinary_urls_pass() {
-        for ok in [
-            "/api/chathub/token",
-            "api/token?org=a:b",
-            "https://widget.example.com/w.js",
-            "HTTP://localhost:8080/w.js",
-            "?org=x",
-        ] {
-            assert_eq!(url_trick(ok), None, "{ok}");
-        }
-        for bad in [
-            "javascript:alert(1)",
-            "JavaScript:alert(1)",
-            " javascript:alert(1)",
-            "java\tscript:alert(1)",
-            "java\nscript:x",
-            "data:text/javascript,alert(1)",
-            "blob:https://example.com/x",
-            "//evil.example/w.js",
-            "\\\\evil.example/w.js",
-            "/\\evil.example/w.js",
-            "https:evil.example/w.js",
-            "https:/evil.example/w.js",
-        ] {
-            assert!(url_trick(bad).is_some(), "{bad}");
-        }
-    }
-
-    #[test]
     fn only_the_visitors_own_machine_is_loopback() {
         assert!(is_loopback_host("localhost"));
         assert!(is_loopback_host("127.0.0.1"));
@@ -191,42 +63,6 @@ mod tests {
         assert_eq!(id_suffix("a_2fb"), "a_5f2fb");
         assert_eq!(id_suffix("\"><script>"), "_22_3e_3cscript_3e");
         assert_eq!(id_suffix("é"), "_c3_a9");
-    }
-
-    #[test]
-    fn accepts_ordinary_email_addresses() {
-        assert!(is_valid_email("support@example.com"));
-        assert!(is_valid_email("first.last+chat@sub.example.co.uk"));
-    }
-
-    #[test]
-    fn rejects_email_that_could_inject_headers_or_markup() {
-        assert!(!is_valid_email("a@example.com?bcc=x@evil.com"));
-        assert!(!is_valid_email("<b>@example.com"));
-        assert!(!is_valid_email("no-at-sign"));
-        assert!(!is_valid_email("a@localhost"));
-        assert!(!is_valid_email("a b@example.com"));
-        assert!(!is_valid_email("a@@example.com"));
-    }
-
-    #[test]
-    fn phone_numbers_become_tel_links_without_spaces() {
-        assert_eq!(
-            tel_href("+39 02 1234-567").as_deref(),
-            Some("tel:+39021234567")
-        );
-        assert_eq!(
-            tel_href("(555) 010.0199").as_deref(),
-            Some("tel:5550100199")
-        );
-    }
-
-    #[test]
-    fn rejects_what_is_not_a_phone_number() {
-        assert_eq!(tel_href("call us"), None);
-        assert_eq!(tel_href("javascript:alert(1)"), None);
-        assert_eq!(tel_href("12"), None);
-        assert_eq!(tel_href("1+2345"), None);
     }
 
     #[test]

@@ -486,13 +486,12 @@ async fn token_expired_signals_in_the_fallback_add_no_requests_to_the_background
     remove_container(&box_refused);
     let after: Vec<f64> = times.iter().map(|t| t - times[0]).collect();
     assert!(fired >= 20.0, "the signals were fired ({fired})");
-    assert_eq!(
-        refused_requests, 1,
-        "with no widget on the page and no retry pending (401), {fired} token expired signals made requests"
-    );
+    // Both orgs judged before either fails, so a failure shows both.
+    let refused_ok = refused_requests == 1;
+    let down_ok = after[1..].iter().all(|t| *t >= 3_300.0) && after.len() <= 2;
     assert!(
-        after[1..].iter().all(|t| *t >= 3_300.0) && after.len() <= 2,
-        "in the outage, requests only on the background schedule (none within 3.3 s of the failure, at most one in 8 s); got requests at (ms from the first) {after:?} with {fired} signals"
+        refused_ok && down_ok,
+        "{fired} token expired signals in the fallback: the refused org (401, no widget, no retry pending) made {refused_requests} requests (want 1); the org in the outage (503) made requests at (ms from the first) {after:?} (want only the background schedule: none within 3.3 s of the failure, at most one in 8 s)"
     );
     assert_no_rejections(&rec, "signals in the fallback");
 }

@@ -93,7 +93,8 @@ pub struct FetchInit {
     pub referrer_policy: Option<String>,
 }
 
-/// The contact box shown when the chat cannot load.
+/// The contact box shown when the chat cannot load, as `js/dom.js`
+/// checked it (its defaults are there too).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fallback {
     /// Heading.
@@ -104,25 +105,10 @@ pub struct Fallback {
     pub email: Option<String>,
     /// Shown as a `tel:` link (the validated href).
     pub phone: Option<(String, String)>,
-    /// Shown as a web link (validated `https:`/`http:` URL).
+    /// Shown as a web link (a validated `https:` URL).
     pub url: Option<String>,
     /// Label of the retry button.
     pub button_text: String,
-}
-
-impl Default for Fallback {
-    fn default() -> Self {
-        Fallback {
-            title: "Chat is unavailable".into(),
-            message:
-                "We could not load the chat right now. Please try again, or contact us directly."
-                    .into(),
-            email: None,
-            phone: None,
-            url: None,
-            button_text: "Try again".into(),
-        }
-    }
 }
 
 /// The checked options.

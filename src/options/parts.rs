@@ -1,18 +1,27 @@
-//! The nested option objects: `fetchInit` and `fallback`.
+//! The nested option objects: `fetchInit` and `fallback`. The contact
+//! box's options are checked by `js/dom.js`, the one definition the
+//! no-WebAssembly box (`js/fallback.js`) uses too.
 
 use crate::prelude::*;
 use js_sys::{Array, Object};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::read::{list, plain_object, reject_unknown, Reader};
-use super::url::web_url;
 use super::{Fallback, FetchInit};
-use crate::error::LoaderError;
+use crate::error::{ErrorCode, LoaderError};
 use crate::text::cat;
-use crate::validate;
+
+#[wasm_bindgen(module = "/js/dom.js")]
+extern "C" {
+    /// `fallback` checked and normalised: its fields (title, message,
+    /// email, phone, tel, url, buttonText), null for `false`, or the
+    /// INVALID_OPTIONS message (see `fallbackFields`).
+    #[wasm_bindgen(js_name = fallbackFields)]
+    fn fallback_fields(value: &JsValue, base: &str) -> JsValue;
+}
 
 const FETCH_INIT_KEYS: &[&str] = &["credentials", "headers", "mode", "cache", "referrerPolicy"];
-const FALLBACK_KEYS: &[&str] = &["title", "message", "email", "phone", "url", "buttonText"];
 
 pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
     let Some(v) = v else {
@@ -40,10 +49,23 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
     // Filled in place: an early `?` drops one value (see `Options::parse`).
     let mut fi = FetchInit::default();
     if let Some(h) = r.get("headers") {
+        // A `Headers` or `[name, value]` pairs (what `fetch` takes too) are
+        // read as the object of their entries: a `Headers` has no own
+        // properties, and was sent as no header at all.
+        let h = if h.is_instance_of::<web_sys::Headers>() || Array::is_array(&h) {
+            Object::from_entries(&h).map(JsValue::from).map_err(|_| {
+                LoaderError::invalid(
+                    "fetchInit.headers",
+                    "must be an object of header names to string values, a Headers, or [name, value] pairs",
+                )
+            })?
+        } else {
+            h
+        };
         let h = plain_object(
             &h,
             "fetchInit.headers",
-            "must be an object of header names to string values",
+            "must be an object of header names to string values, a Headers, or [name, value] pairs",
         )?;
         for entry in Object::entries(&h).iter() {
             let pair: Array = entry.unchecked_into();
@@ -95,66 +117,22 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
 }
 
 pub(super) fn fallback(v: Option<JsValue>, base: &str) -> Result<Option<Fallback>, LoaderError> {
-    let Some(v) = v else {
-        return Ok(Some(Fallback::default()));
-    };
-    if v.as_bool() == Some(false) {
+    let fields = fallback_fields(&v.unwrap_or(JsValue::UNDEFINED), base);
+    if let Some(why) = fields.as_string() {
+        return Err(LoaderError::new(ErrorCode::InvalidOptions, why));
+    }
+    if fields.is_null() {
         return Ok(None);
     }
-    let obj = plain_object(
-        &v,
-        "fallback",
-        "must be an object { title, message, email, phone, url } or false",
-    )?;
-    reject_unknown(&obj, FALLBACK_KEYS, "fallback.")?;
-    let r = Reader {
-        obj: &obj,
-        prefix: "fallback.",
-    };
-    // Filled in place: an early `?` drops one value (see `Options::parse`).
-    let mut f = Fallback {
-        email: r.string("email")?,
-        ..Fallback::default()
-    };
-    if let Some(e) = &f.email {
-        if !validate::is_valid_email(e) {
-            return Err(LoaderError::invalid(
-                "fallback.email",
-                cat(&["is not an e-mail address: \"", e, "\""]),
-            ));
-        }
-    }
-    if let Some(p) = r.string("phone")? {
-        let Some(href) = validate::tel_href(&p) else {
-            return Err(LoaderError::invalid(
-                "fallback.phone",
-                cat(&[
-                    "is not a phone number (digits, spaces, + - ( ) .): \"",
-                    &p,
-                    "\"",
-                ]),
-            ));
-        };
-        f.phone = Some((p, href));
-    }
-    if let Some(u) = r.string("url")? {
-        let parsed = web_url("fallback.url", &u, base)?;
-        if parsed.protocol() != "https:" {
-            return Err(LoaderError::invalid(
-                "fallback.url",
-                "must be an https: URL",
-            ));
-        }
-        f.url = Some(parsed.href());
-    }
-    if let Some(t) = r.string("title")? {
-        f.title = t;
-    }
-    if let Some(m) = r.string("message")? {
-        f.message = m;
-    }
-    if let Some(b) = r.string("buttonText")? {
-        f.button_text = b;
-    }
-    Ok(Some(f))
+    let fields: Array = fields.unchecked_into();
+    let field = |i| fields.get(i).as_string();
+    let text = |i| field(i).unwrap_or_default();
+    Ok(Some(Fallback {
+        title: text(0),
+        message: text(1),
+        email: field(2),
+        phone: field(3).zip(field(4)),
+        url: field(5),
+        button_text: text(6),
+    }))
 }

@@ -1,21 +1,33 @@
 //! URL options: parsed against the page, web protocols only, and none of
-//! the spellings that make a URL mean something else than it reads.
+//! the spellings that make a URL mean something else than it reads. Those
+//! spellings are `urlTrick` in `js/dom.js`: one definition for
+//! tokenUrl, widgetSrc and the contact box's link (`fallback.url`, checked
+//! there too, also without WebAssembly).
+
+use wasm_bindgen::prelude::*;
 
 use crate::error::LoaderError;
 use crate::prelude::*;
 use crate::text::cat;
 use crate::validate;
 
+#[wasm_bindgen(module = "/js/dom.js")]
+extern "C" {
+    /// Why `raw` must be refused before it is parsed, if it must.
+    #[wasm_bindgen(js_name = urlTrick)]
+    fn url_trick(raw: &str) -> Option<String>;
+}
+
 /// Parses `raw` against `base` and insists on `http:`/`https:`.
 pub(super) fn web_url(key: &str, raw: &str, base: &str) -> Result<web_sys::Url, LoaderError> {
     // Whitespace around a URL (a newline from an environment variable) is
     // dropped, as the URL parser would; inside it, it is refused.
     let raw = raw.trim_ascii();
-    if let Some(why) = validate::url_trick(raw) {
+    if let Some(why) = url_trick(raw) {
         return Err(LoaderError::invalid(
             key,
             cat(&[
-                why,
+                &why,
                 "; write the full https:// URL (or a path such as \"/api/chathub/token\")",
             ]),
         ));

@@ -1,9 +1,10 @@
 // A minimal W3C WebDriver client over Node's fetch (no dependency), for
 // the engines Playwright cannot drive here: Firefox ESR through
-// geckodriver and WebKitGTK through WebKitWebDriver. One session per
-// driver process, as both drivers allow.
+// geckodriver and WebKitGTK through WebKitWebDriver; and Chromium through
+// Debian's chromedriver, for tests that run the same steps in all three.
+// One session per driver process, as the drivers allow.
 //
-//   const driver = await startDriver("firefox");   // or "webkit"
+//   const driver = await startDriver("firefox");   // or "webkit", "chromium"
 //   const s = await driver.newSession();
 //   await s.navigate(url); await s.execute("return document.title");
 //   await s.waitFor("return !!document.querySelector('x')", [], 20000, "x");
@@ -14,6 +15,20 @@ import { existsSync } from "node:fs";
 import { freePort } from "./dev-server.mjs";
 
 export const ENGINES = {
+  chromium: {
+    name: "Chromium",
+    driver: () => process.env.CHROMEDRIVER || which("chromedriver"),
+    args: (port) => [`--port=${port}`],
+    capabilities: () => ({
+      browserName: "chrome",
+      "goog:chromeOptions": {
+        binary: process.env.CHROMIUM_BINARY || which("chromium") || "/usr/bin/chromium",
+        // As the Playwright tests launch it (docs/toolchain.md): without the
+        // background-networking flags it spends its time on refused connections.
+        args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      },
+    }),
+  },
   firefox: {
     name: "Firefox ESR",
     driver: () => process.env.GECKODRIVER || which("geckodriver"),

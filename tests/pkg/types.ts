@@ -20,6 +20,11 @@ export async function typed(): Promise<void> {
     reload: "module",
   };
   const manager = new WidgetTokenManager(options);
+  // Headers as fetch takes them too.
+  new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { headers: new Headers({ Authorization: "Bearer x" }) } }).destroy();
+  new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { headers: [["Authorization", "Bearer x"]] } }).destroy();
+  // @ts-expect-error header values are strings
+  new WidgetTokenManager({ tokenUrl: "/t", fetchInit: { headers: { "X-Site": 1 } } });
   const ready: Promise<void> = manager.initialize();
   await ready;
   await manager.refreshToken();

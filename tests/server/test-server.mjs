@@ -24,16 +24,22 @@
 //   GET  /s/<id>/widget.js        the same, or the status set by
 //   POST /s/<id>/widget-status    body: a number (e.g. 404); 200 restores;
 //                                 "throw": the module throws while it
-//                                 evaluates (after adding its panel)
+//                                 evaluates (after adding its panel);
+//                                 "throw-in-import": a module it imports
+//                                 throws (before the widget's own code runs)
 //   POST /s/<id>/widget-delay     body: ms before the module is served
 //   GET  /missing-widget.js       404
-//   GET  /s/<id>/cdn-widget.js    302 to http://localhost:<port>/s/<id>/v1.2.3/widget.js
-//                                 (its query kept): a widgetSrc that redirects
-//                                 to a versioned URL on another origin, as a CDN
-//                                 does; the module there (status and "throw" as
-//                                 set for /s/<id>/widget.js) finds its tag by
-//                                 the redirecting URL, since its import.meta.url
-//                                 is the final one
+//   GET  /s/<id>/cdn/widget.js    302 to http://localhost:<port>/s/<id>/v1.2.3/widget.js
+//   GET  /s/<id>/cdn/renamed.js   (the query kept): a widgetSrc that redirects to
+//                                 a versioned URL on another origin, as a CDN
+//                                 does, with the same file name or another; the
+//                                 module there (status and "throw" as set for
+//                                 /s/<id>/widget.js) finds its tag by the
+//                                 redirecting URL (its import.meta.url is the
+//                                 final one), and window.__cdnWidgetExpire()
+//                                 makes it throw "token expired" from its own
+//                                 code (a timer), as the vendor's widget reports
+//                                 an expired token
 //   The stats also list each token request's headers (`headers`, names in
 //   lower case).
 import http from "node:http";
@@ -89,7 +95,7 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
     return res.end(WIDGET);
   }
-  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats|widget\.js|widget-status|widget-delay|cdn-widget\.js|v1\.2\.3\/widget\.js)$/);
+  const m = url.pathname.match(/^\/s\/([\w.-]+)\/(script|token|stats|widget\.js|widget-status|widget-delay|cdn\/widget\.js|cdn\/renamed\.js|v1\.2\.3\/widget\.js)$/);
   if (!m) return res.writeHead(404, { "Content-Type": "text/plain" }).end("not found");
   const sc = scenario(m[1]);
   if (m[2] === "script" && req.method === "POST") {
@@ -105,11 +111,12 @@ const server = http.createServer(async (req, res) => {
     if (m[2] === "widget-delay") sc.widgetDelay = Number(body) || 0;
     else {
       sc.widgetThrows = body === "throw";
+      sc.importThrows = body === "throw-in-import";
       sc.widgetStatus = Number(body) || 200;
     }
     return res.writeHead(204).end();
   }
-  if (m[2] === "cdn-widget.js") {
+  if (m[2].startsWith("cdn/")) {
     res.writeHead(302, { Location: `http://localhost:${port}/s/${m[1]}/v1.2.3/widget.js${url.search}`, "Cache-Control": "no-store" });
     return res.end();
   }
@@ -120,13 +127,15 @@ const server = http.createServer(async (req, res) => {
     let code = WIDGET;
     if (m[2] !== "widget.js") {
       // Redirected here: import.meta.url is this URL, the tag's src the first one.
-      const first = JSON.stringify(`http://${req.headers.host.replace("localhost", "127.0.0.1")}/s/${m[1]}/cdn-widget.js`);
+      const first = JSON.stringify(`http://${req.headers.host.replace("localhost", "127.0.0.1")}/s/${m[1]}/cdn/`);
       code = code.replace(
         ".find((s) => s.src === import.meta.url);",
-        `.find((s) => s.src.split("?")[0] === ${first} && new URL(s.src).search === new URL(import.meta.url).search);`,
+        `.find((s) => s.src.startsWith(${first}) && new URL(s.src).search === new URL(import.meta.url).search);`,
       );
+      code += `window.__cdnWidgetExpire = () => setTimeout(() => { throw new Error("token expired"); });\n`;
     }
     if (sc.widgetThrows) code += "\nthrow new Error('stand-in widget: broken build');\n";
+    if (sc.importThrows) code = `import "data:text/javascript,throw new Error('stand-in widget: broken dependency')";\n` + code;
     return res.end(status === 200 ? code : "");
   }
   if (m[2] === "stats") {

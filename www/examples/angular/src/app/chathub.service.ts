@@ -44,10 +44,10 @@ function keyOf(options: WidgetTokenManagerOptions): string {
 
 interface Run {
   done: boolean;
-  org: string | null;
   handle?: WidgetTokenManager;
   box?: HTMLElement | null;
-  started?: Promise<void>;
+  /** The handle once it exists; undefined when nothing runs. */
+  created?: Promise<WidgetTokenManager | undefined>;
 }
 
 @Injectable()
@@ -68,7 +68,7 @@ export class ChatHubService {
     const key = keyOf(options);
     if (this.run && key === this.key) return;
     this.stop();
-    const run: Run = { done: false, org: options.org ?? null };
+    const run: Run = { done: false };
     this.run = run;
     this.key = key;
     this.set(run, { state: "loading", error: null, expiresAt: undefined });
@@ -77,19 +77,24 @@ export class ChatHubService {
     // what changed. (In a zoneless app this is a plain call.)
     this.zone.runOutsideAngular(() => {
       addEventListener("chathub:statechange", this.onStateChange);
-      run.started = this.begin(run, options);
+      run.created = this.create(run, options);
+      void run.created.then((handle) => handle && this.initialize(run, handle));
     });
   }
 
-  /** A new token now; resolves when the round ends, never rejects (the outcome is in state and error). */
+  /**
+   * A new token now; resolves when the round ends, never rejects (the
+   * outcome is in state and error). Before a `trigger` fired, it is the
+   * trigger: it does not wait for initialize().
+   */
   async refresh(): Promise<void> {
     const run = this.run;
-    await run?.started;
-    if (!run?.handle || run.done) return;
-    const handle = run.handle;
+    const handle = await run?.created;
+    if (!run || !handle || run.done) return;
     try {
       await this.zone.runOutsideAngular(() => handle.refreshToken());
     } catch (e) {
+      // Stopped meanwhile (DESTROYED): set() tells nobody any more.
       if (!this.error()) this.set(run, { state: handle.state, error: errorOf(e) });
     }
   }
@@ -108,38 +113,46 @@ export class ChatHubService {
     this.expiresAt.set(undefined);
   }
 
-  private async begin(run: Run, options: WidgetTokenManagerOptions): Promise<void> {
+  /** This run's handle on the page's manager, or undefined when nothing runs. */
+  private async create(run: Run, options: WidgetTokenManagerOptions): Promise<WidgetTokenManager | undefined> {
     try {
       if (!(await load())) {
         // No WebAssembly: the loader's contact box, without the loader.
         const { showFallback } = await import("chathub-loader/fallback");
         if (run.done) return;
-        run.box = showFallback({ fallback: options.fallback, container: options.container, nonce: options.nonce });
+        run.box = showFallback(options);
         const error = { code: "UNSUPPORTED_ENVIRONMENT", message: "WebAssembly cannot run on this page" } as const;
-        return this.set(run, { state: "fallback", error });
+        this.set(run, { state: "fallback", error });
+        return;
       }
       if (run.done) return;
       // One handle on the page's manager for this org: equal options
       // elsewhere share the widget, and it goes with the last handle.
       run.handle = new WidgetTokenManager(options);
       this.set(run, { state: run.handle.state, expiresAt: run.handle.expiresAt });
-      await run.handle.initialize();
-      this.set(run, { state: run.handle.state, error: null, expiresAt: run.handle.expiresAt });
+      return run.handle;
     } catch (e) {
-      if (run.handle) {
-        // initialize() failed: the manager shows its contact box and keeps
-        // retrying; its statechange event has already told the error.
-        this.set(run, { state: run.handle.state, error: this.error() ?? errorOf(e), expiresAt: run.handle.expiresAt });
-      } else {
-        // The .wasm did not load, bad options, CONFLICTING_INSTANCE: nothing runs.
-        this.set(run, { state: "idle", error: errorOf(e) });
-      }
+      // The .wasm did not load, bad options, CONFLICTING_INSTANCE: nothing runs.
+      this.set(run, { state: "idle", error: errorOf(e) });
+      return;
+    }
+  }
+
+  private async initialize(run: Run, handle: WidgetTokenManager): Promise<void> {
+    try {
+      await handle.initialize();
+      this.set(run, { state: handle.state, error: null, expiresAt: handle.expiresAt });
+    } catch (e) {
+      // initialize() failed: the manager shows its contact box and keeps
+      // retrying; its statechange event has already told the error.
+      this.set(run, { state: handle.state, error: this.error() ?? errorOf(e), expiresAt: handle.expiresAt });
     }
   }
 
   private readonly onStateChange = ({ detail }: CustomEvent<WidgetStateChangeDetail>) => {
     const run = this.run;
-    if (run?.handle && detail.org === run.org) this.set(run, { state: detail.state, error: detail.error, expiresAt: run.handle.expiresAt });
+    // The handle's org: the loader read it from the options' own properties.
+    if (run?.handle && detail.org === (run.handle.org ?? null)) this.set(run, { state: detail.state, error: detail.error, expiresAt: run.handle.expiresAt });
   };
 
   /** Nothing from a stopped run reaches the signals. */
