@@ -8,13 +8,14 @@
 //!
 //! The cache keeps serving a token it holds while ChatHub fails, renews
 //! ahead of time in the background, and backs off from a failing ChatHub
-//! (see [`cache`]); `/metrics` shows it (see [`metrics`]).
+//! (see [`cache`] and [`decision`]); `/metrics` shows it (see [`metrics`]).
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod backoff;
 pub mod cache;
 pub mod config;
+pub mod decision;
 pub mod dev;
 pub mod error;
 pub mod fake_api;

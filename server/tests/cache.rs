@@ -399,3 +399,54 @@ async fn gauges_show_the_seconds_left_and_the_backoff() {
     assert!((2990.0..=3000.0).contains(&left), "{left}");
     assert!(text.contains("chathub_token_seconds_left{org=\"support\"} 0.0"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn clear_while_a_flow_is_under_way_starts_no_second_flow_beside_it() {
+    let script = Script::new(60 * MIN, &[Step::Slow(10 * S), Step::Ok]);
+    let cache = cache(&script);
+    let first = tokio::spawn({
+        let cache = cache.clone();
+        async move { token(&cache).await }
+    });
+    settle().await;
+    assert_eq!(script.calls(), 1);
+    cache.clear();
+    let second = tokio::spawn({
+        let cache = cache.clone();
+        async move { token(&cache).await }
+    });
+    settle().await;
+    assert_eq!(
+        script.calls(),
+        1,
+        "a second flow started while the first was under way"
+    );
+    // The first flow ends; its token is not kept, and the request that came
+    // after `clear` gets a token from the next flow.
+    advance(10 * S).await;
+    assert_eq!(first.await.unwrap(), "token-1");
+    assert_eq!(second.await.unwrap(), "token-2");
+    assert_eq!(script.calls(), 2);
+    assert_eq!(token(&cache).await, "token-2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_past_its_wall_clock_expiry_is_not_served_after_the_host_slept() {
+    // tokio's clock (paused here) stands still while the host is suspended;
+    // the wall clock does not. A real-time sleep past the token's expiry with
+    // the paused clock standing still is exactly that.
+    let script = Script::new(2 * S, &[Step::Ok, Step::Ok]);
+    let cache = cache(&script);
+    let served = cache.get("sales").await.expect("a token");
+    assert_eq!(served.token.token.expose_secret(), "token-1");
+    let expires_at = served.token.expires_at;
+    while OffsetDateTime::now_utc() <= expires_at {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        token(&cache).await,
+        "token-2",
+        "an expired token was served after a suspend"
+    );
+    assert_eq!(script.calls(), 2);
+}
