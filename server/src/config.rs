@@ -99,7 +99,7 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RenewalPolicy {
     /// Share of a token's lifetime after which it is renewed in the
-    /// background (0.5 to 0.95).
+    /// background (0.5 to 0.7; see [`crate::schedule`] for why not later).
     pub refresh_ahead: f64,
     /// While renewal fails, a cached token is still served while it has at
     /// least this long left, or 10 % of its lifetime when that is shorter.
@@ -112,10 +112,10 @@ pub struct RenewalPolicy {
 }
 
 impl Default for RenewalPolicy {
-    /// Renew at 75 %, serve while 60 s (or 10 %) are left, back off 1 s doubling to 60 s.
+    /// Renew at 70 %, serve while 60 s (or 10 %) are left, back off 1 s doubling to 60 s.
     fn default() -> Self {
         RenewalPolicy {
-            refresh_ahead: 0.75,
+            refresh_ahead: 0.70,
             min_left: Duration::from_secs(60),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
@@ -123,14 +123,30 @@ impl Default for RenewalPolicy {
     }
 }
 
+/// The earliest accepted `refresh_ahead`.
+pub const MIN_REFRESH_AHEAD: f64 = 0.5;
+/// The latest accepted `refresh_ahead`: a token stops being handed out with
+/// a quarter of its lifetime left (the loader refreshes 20 % before expiry
+/// and must then get a new one), and its renewal starts early enough to be
+/// done by then (a lead of up to 5 % of the lifetime). A later share would
+/// never take effect.
+pub const MAX_REFRESH_AHEAD: f64 = 0.7;
+
+fn percent(share: f64) -> String {
+    format!("{}%", (share * 1000.0).round() / 10.0)
+}
+
 impl RenewalPolicy {
     /// Checks the values against each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(0.5..=0.95).contains(&self.refresh_ahead) {
+        if !(MIN_REFRESH_AHEAD..=MAX_REFRESH_AHEAD).contains(&self.refresh_ahead) {
             return Err(ConfigError::new(
                 "CHATHUB_REFRESH_AHEAD (--refresh-ahead)",
-                "is out of range",
-                "use a share of the token lifetime between 50% and 95%, e.g. 75%",
+                format!(
+                    "is {}, out of range (a token stops being handed out once three quarters of its lifetime have passed, and its renewal must be done before that)",
+                    percent(self.refresh_ahead)
+                ),
+                "use a share of the token lifetime between 50% and 70%, e.g. 70%",
             ));
         }
         if self.backoff_initial.is_zero() {

@@ -111,7 +111,7 @@ struct ServeArgs {
         long,
         env = "CHATHUB_REFRESH_AHEAD",
         hide_env_values = true,
-        default_value = "75%"
+        default_value = "70%"
     )]
     refresh_ahead: String,
     /// While ChatHub fails, keep serving a cached token while this long (or 10% of its lifetime, if shorter) is left.

@@ -119,6 +119,11 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
             &[("CHATHUB_REFRESH_AHEAD", Some("99%"))],
             "CHATHUB_REFRESH_AHEAD",
         ),
+        // Accepted before, yet renewal happened at 74 % all the same.
+        (
+            &[("CHATHUB_REFRESH_AHEAD", Some("90%"))],
+            "CHATHUB_REFRESH_AHEAD",
+        ),
         (
             &[("CHATHUB_MIN_TOKEN_LEFT", Some("soon"))],
             "CHATHUB_MIN_TOKEN_LEFT",
