@@ -223,6 +223,34 @@ fn missing_orgs() -> ConfigError {
     )
 }
 
+/// Why a single value was refused: what is wrong with it and how to fix
+/// it. The value parsers below return it; whoever knows which setting the
+/// value belongs to turns it into a [`ConfigError`] ([`ValueError::setting`]),
+/// so a parser does not repeat its setting's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}; {fix}")]
+pub struct ValueError {
+    /// What is wrong, naming the value (`has an invalid duration `soon``).
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl ValueError {
+    /// A new refusal.
+    pub fn new(problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ValueError {
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// The same refusal as a [`ConfigError`] about `setting`.
+    pub fn setting(self, setting: impl Into<String>) -> ConfigError {
+        ConfigError::new(setting, self.problem, self.fix)
+    }
+}
+
 /// Checks that `url` is an absolute http(s) URL.
 pub fn validate_api_url(url: &str) -> Result<(), ConfigError> {
     match reqwest::Url::parse(url) {
@@ -396,25 +424,47 @@ pub fn parse_rate(setting: &str, value: &str) -> Result<Option<Duration>, Config
     Ok(Some(period))
 }
 
-/// Parses a list of allowed CORS origins (`https://shop.example.com`).
+/// One allowed CORS origin, normalised to what a browser sends in
+/// `Origin`: lower-case scheme and host (IDN hosts in punycode), no default
+/// port, no trailing slash. `https://Shop.example.com:443/` becomes
+/// `https://shop.example.com`; a browser never sends the first form, so
+/// stored verbatim it would never match.
+pub fn origin(value: &str) -> Result<String, ValueError> {
+    let entry = value.trim();
+    let refuse = |why: &str| {
+        ValueError::new(
+            format!("has an invalid origin `{entry}` ({why})"),
+            "write origins as scheme://host[:port], e.g. https://shop.example.com",
+        )
+    };
+    if entry == "*" {
+        return Err(refuse(
+            "a wildcard cannot be combined with credentials; list each origin",
+        ));
+    }
+    let url = reqwest::Url::parse(entry).map_err(|_| refuse("not a URL"))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(refuse("the scheme must be http or https"));
+    }
+    if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("it needs a host and no user or password"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("an origin has no path, query or fragment"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Parses a list of allowed CORS origins (see [`origin`]); duplicates
+/// after normalisation are dropped.
 pub fn parse_origins(entries: &[String]) -> Result<Vec<String>, ConfigError> {
-    let mut out = Vec::new();
-    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        let ok = reqwest::Url::parse(entry).ok().filter(|u| {
-            (u.scheme() == "https" || u.scheme() == "http")
-                && u.host().is_some()
-                && u.path() == "/"
-                && u.query().is_none()
-                && !entry.ends_with('/')
-        });
-        if ok.is_none() {
-            return Err(ConfigError::new(
-                "CHATHUB_ALLOWED_ORIGINS (--allowed-origin)",
-                format!("has an invalid origin `{entry}`"),
-                "write origins as scheme://host[:port] without a path, e.g. https://shop.example.com",
-            ));
+    let mut out: Vec<String> = Vec::new();
+    for entry in entries.iter().filter(|e| !e.trim().is_empty()) {
+        let origin =
+            origin(entry).map_err(|e| e.setting("CHATHUB_ALLOWED_ORIGINS (--allowed-origin)"))?;
+        if !out.contains(&origin) {
+            out.push(origin);
         }
-        out.push(entry.to_owned());
     }
     Ok(out)
 }
@@ -494,10 +544,36 @@ mod tests {
     }
 
     #[test]
-    fn rejects_origins_with_paths() {
-        assert!(parse_origins(&["https://a.example".into()]).is_ok());
-        assert!(parse_origins(&["https://a.example/".into()]).is_err());
-        assert!(parse_origins(&["https://a.example/x".into()]).is_err());
-        assert!(parse_origins(&["a.example".into()]).is_err());
+    fn origins_are_normalised_to_what_a_browser_sends() {
+        for (given, stored) in [
+            ("https://shop.example.com", "https://shop.example.com"),
+            ("https://Shop.Example.COM", "https://shop.example.com"),
+            ("HTTPS://shop.example.com:443", "https://shop.example.com"),
+            ("http://shop.example.com:80/", "http://shop.example.com"),
+            (
+                "https://shop.example.com:8443",
+                "https://shop.example.com:8443",
+            ),
+            ("https://bücher.example", "https://xn--bcher-kva.example"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+        ] {
+            assert_eq!(origin(given).as_deref(), Ok(stored), "{given}");
+        }
+        for bad in [
+            "https://a.example/x",
+            "https://a.example?x=1",
+            "https://a.example/#x",
+            "a.example",
+            "ftp://a.example",
+            "https://user@a.example",
+            "*",
+            "null",
+        ] {
+            assert!(origin(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_origins(&["https://A.example".into(), "https://a.example:443".into()]).unwrap(),
+            ["https://a.example"]
+        );
     }
 }
