@@ -78,11 +78,14 @@ lint:
 	@# The shipped build (no_std, its own panic handler): the library only,
 	@# as the test targets link std.
 	cargo clippy -p chathub-loader --target $(WASM_TARGET) --features ship --lib -- -D warnings
+	@# The token server with the dev feature (dev mode, the fake ChatHub,
+	@# every test) and as a production build leaves it (no dev code).
+	cargo clippy -p chathub-token-server --all-targets --features dev -- -D warnings
 	cargo clippy -p chathub-token-server --all-targets -- -D warnings
 
 host-test:
 	cargo test -p chathub-loader
-	cargo test -p chathub-token-server
+	cargo test -p chathub-token-server --features dev
 
 ## Browser tests: the wasm-bindgen suite (tests/browser_*.rs) against a real
 ## local HTTP server (tests/server/test-server.mjs, started once for the
@@ -122,7 +125,7 @@ pkg-test: pkg
 ## the package under strict page policies (CSP nonce, Trusted Types, SRI,
 ## no WebAssembly).
 e2e-test: pkg
-	cargo build -p chathub-token-server
+	cargo build -p chathub-token-server --features dev
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
@@ -133,27 +136,27 @@ e2e-test: pkg
 ## driven in headless Chromium against the dev token server; the static
 ## example (www/examples/static, auto.js tags, no bundler) too.
 examples-test: pkg
-	cargo build -p chathub-token-server
+	cargo build -p chathub-token-server --features dev
 	node tests/e2e/examples.test.mjs
 	node tests/e2e/static-example.test.mjs
 
 ## Smoke test of the demo in Firefox ESR and WebKitGTK over W3C WebDriver
 ## (WebKit's MiniBrowser needs a display: a private Xvfb).
 smoke-test: pkg
-	cargo build -p chathub-token-server
+	cargo build -p chathub-token-server --features dev
 	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/smoke-webdriver.mjs firefox webkit
 
 ## make screenshots: retakes the README's screenshots of the demo page
 ## (loading, ready, fallback) into www/screenshots/ (scripts/screenshots.mjs).
 screenshots: pkg
-	cargo build -p chathub-token-server
+	cargo build -p chathub-token-server --features dev
 	node scripts/screenshots.mjs
 
 ## make demo: the whole thing on one machine, offline, at http://127.0.0.1:$(PORT)/
 demo: pkg
-	cargo run -p chathub-token-server --release -- dev --port $(PORT)
+	cargo run -p chathub-token-server --release --features dev -- dev --port $(PORT)
 
 ## make bench: size, page cost, memory, requests and server throughput
 bench: pkg
-	cargo build -p chathub-token-server --release
+	cargo build -p chathub-token-server --release --features dev
 	node bench/run.mjs

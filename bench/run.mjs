@@ -864,7 +864,7 @@ async function serverThroughput() {
     const b = spawnSync("cargo", ["build", "-q", "-p", "chathub-token-server", "--release", "--example", "bench_baseline"], { cwd: ROOT, stdio: "inherit" });
     if (b.status !== 0) throw new Error("cargo build of the bench_baseline example failed");
   }
-  if (!fs.existsSync(bin)) throw new Error(`${bin} missing (cargo build -p chathub-token-server --release)`);
+  if (!fs.existsSync(bin)) throw new Error(`${bin} missing (cargo build -p chathub-token-server --release --features dev)`);
   const which = spawnSync("wrk", ["--version"], { encoding: "utf8" });
   if (which.error) throw new Error("wrk is not installed (apt-get install wrk)");
 

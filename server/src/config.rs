@@ -253,53 +253,84 @@ impl ValueError {
 
 /// Checks that `url` is an absolute http(s) URL.
 pub fn validate_api_url(url: &str) -> Result<(), ConfigError> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => Ok(()),
-        _ => Err(ConfigError::new(
-            "CHATHUB_API_URL (--api-url)",
-            "is not an absolute http(s) URL",
+    api_url(url)
+        .map(drop)
+        .map_err(|e| e.setting("CHATHUB_API_URL (--api-url)"))
+}
+
+/// An absolute http(s) URL without credentials in it (the ChatHub API base).
+pub fn api_url(value: &str) -> Result<String, ValueError> {
+    match reqwest::Url::parse(value.trim()) {
+        Ok(u)
+            if (u.scheme() == "https" || u.scheme() == "http")
+                && u.host().is_some()
+                && u.username().is_empty()
+                && u.password().is_none() =>
+        {
+            Ok(value.trim().trim_end_matches('/').to_owned())
+        }
+        _ => Err(ValueError::new(
+            "is not an absolute http(s) URL without user or password",
             format!("use the ChatHub API base, e.g. {DEFAULT_API_URL}"),
         )),
     }
 }
 
+/// One org entry: `sales=name:Sales` or `support=id:42`.
+pub fn org_entry(entry: &str) -> Result<(String, OrgSelector), ValueError> {
+    let entry = entry.trim();
+    let invalid = |problem: &str| {
+        ValueError::new(
+            format!("has an invalid entry `{entry}` ({problem})"),
+            "write entries as KEY=id:ID or KEY=name:NAME, e.g. sales=name:Sales",
+        )
+    };
+    let (key, selector) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
+    let key = key.trim();
+    if !is_valid_key(key) {
+        return Err(invalid("the key must be 1-64 letters, digits, `-` or `_`"));
+    }
+    let selector = if let Some(id) = selector.strip_prefix("id:") {
+        OrgSelector::Id(id.trim().to_owned())
+    } else if let Some(name) = selector.strip_prefix("name:") {
+        OrgSelector::Name(name.trim().to_owned())
+    } else {
+        return Err(invalid("the value must start with `id:` or `name:`"));
+    };
+    if matches!(&selector, OrgSelector::Id(v) | OrgSelector::Name(v) if v.is_empty()) {
+        return Err(invalid("empty id or name"));
+    }
+    Ok((key.to_owned(), selector))
+}
+
 /// Parses org entries such as `sales=name:Sales` or `support=id:42`.
 pub fn parse_orgs(entries: &[String]) -> Result<BTreeMap<String, OrgConfig>, ConfigError> {
+    let setting = "CHATHUB_ORGS (--org)";
+    let parsed = entries
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| org_entry(e))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.setting(setting))?;
+    orgs_from(parsed)
+}
+
+/// The org map from parsed entries: each key once, at least one.
+pub fn orgs_from(
+    entries: Vec<(String, OrgSelector)>,
+) -> Result<BTreeMap<String, OrgConfig>, ConfigError> {
     let mut orgs = BTreeMap::new();
-    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        let invalid = |problem: &str| {
-            ConfigError::new(
+    for (key, selector) in entries {
+        let org = OrgConfig {
+            selector,
+            operator_id: None,
+        };
+        if orgs.insert(key.clone(), org).is_some() {
+            return Err(ConfigError::new(
                 "CHATHUB_ORGS (--org)",
-                format!("has an invalid entry `{entry}` ({problem})"),
-                "write entries as KEY=id:ID or KEY=name:NAME, e.g. sales=name:Sales",
-            )
-        };
-        let (key, selector) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
-        let key = key.trim();
-        if !is_valid_key(key) {
-            return Err(invalid("the key must be 1-64 letters, digits, `-` or `_`"));
-        }
-        let selector = if let Some(id) = selector.strip_prefix("id:") {
-            OrgSelector::Id(id.trim().to_owned())
-        } else if let Some(name) = selector.strip_prefix("name:") {
-            OrgSelector::Name(name.trim().to_owned())
-        } else {
-            return Err(invalid("the value must start with `id:` or `name:`"));
-        };
-        if matches!(&selector, OrgSelector::Id(v) | OrgSelector::Name(v) if v.is_empty()) {
-            return Err(invalid("empty id or name"));
-        }
-        if orgs
-            .insert(
-                key.to_owned(),
-                OrgConfig {
-                    selector,
-                    operator_id: None,
-                },
-            )
-            .is_some()
-        {
-            return Err(invalid("the key appears twice"));
+                format!("names the key `{key}` twice"),
+                "give each organisation its own key",
+            ));
         }
     }
     if orgs.is_empty() {
@@ -308,30 +339,52 @@ pub fn parse_orgs(entries: &[String]) -> Result<BTreeMap<String, OrgConfig>, Con
     Ok(orgs)
 }
 
+/// One operator entry: `sales=17`.
+pub fn operator_entry(entry: &str) -> Result<(String, String), ValueError> {
+    let entry = entry.trim();
+    let invalid = |problem: &str| {
+        ValueError::new(
+            format!("has an invalid entry `{entry}` ({problem})"),
+            "write entries as ORG_KEY=OPERATOR_ID, e.g. sales=17",
+        )
+    };
+    let (key, id) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
+    let (key, id) = (key.trim(), id.trim());
+    if id.is_empty() {
+        return Err(invalid("empty operator id"));
+    }
+    Ok((key.to_owned(), id.to_owned()))
+}
+
 /// Applies operator entries such as `sales=17` to parsed orgs.
 pub fn apply_operators(
     orgs: &mut BTreeMap<String, OrgConfig>,
     entries: &[String],
 ) -> Result<(), ConfigError> {
-    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        let invalid = |problem: String| {
+    let setting = "CHATHUB_OPERATORS (--operator)";
+    let parsed = entries
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| operator_entry(e))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.setting(setting))?;
+    set_operators(orgs, parsed)
+}
+
+/// Sets each org's operator from parsed `(org key, operator id)` entries.
+pub fn set_operators(
+    orgs: &mut BTreeMap<String, OrgConfig>,
+    entries: Vec<(String, String)>,
+) -> Result<(), ConfigError> {
+    for (key, id) in entries {
+        let org = orgs.get_mut(&key).ok_or_else(|| {
             ConfigError::new(
                 "CHATHUB_OPERATORS (--operator)",
-                format!("has an invalid entry `{entry}` ({problem})"),
-                "write entries as ORG_KEY=OPERATOR_ID, e.g. sales=17",
+                format!("names `{key}`, which is not in CHATHUB_ORGS"),
+                "write entries as ORG_KEY=OPERATOR_ID for configured orgs, e.g. sales=17",
             )
-        };
-        let (key, id) = entry
-            .split_once('=')
-            .ok_or_else(|| invalid("no `=`".into()))?;
-        let id = id.trim();
-        if id.is_empty() {
-            return Err(invalid("empty operator id".into()));
-        }
-        let org = orgs
-            .get_mut(key.trim())
-            .ok_or_else(|| invalid(format!("`{}` is not in CHATHUB_ORGS", key.trim())))?;
-        org.operator_id = Some(id.to_owned());
+        })?;
+        org.operator_id = Some(id);
     }
     Ok(())
 }
@@ -345,66 +398,94 @@ pub fn is_valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Parses `90`, `90s`, `15m`, `1h` or `1d` into a duration.
-pub fn parse_duration(setting: &str, value: &str) -> Result<Duration, ConfigError> {
+/// Parses `90`, `90s`, `250ms`, `15m`, `1h` or `1d` into a duration.
+pub fn duration(value: &str) -> Result<Duration, ValueError> {
     let v = value.trim();
     let (digits, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => v.split_at(i),
         None => (v, "s"),
     };
     let factor = match unit {
-        "ms" => 0,
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => u64::MAX,
+        "ms" => Some(0),
+        "s" => Some(1),
+        "m" => Some(60),
+        "h" => Some(3600),
+        "d" => Some(86_400),
+        _ => None,
     };
-    let n: Option<u64> = digits.parse().ok();
-    match (n, factor) {
-        (Some(n), 0) => Ok(Duration::from_millis(n)),
-        (Some(n), f) if f != u64::MAX => n
-            .checked_mul(f)
-            .map(Duration::from_secs)
-            .ok_or_else(|| bad_duration(setting, value)),
-        _ => Err(bad_duration(setting, value)),
+    let parsed = match (digits.parse::<u64>().ok(), factor) {
+        (Some(n), Some(0)) => Some(Duration::from_millis(n)),
+        (Some(n), Some(f)) => n.checked_mul(f).map(Duration::from_secs),
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        ValueError::new(
+            format!("has an invalid duration `{value}`"),
+            "write a number with an optional unit: ms, s, m, h or d (e.g. 90s, 15m, 1h)",
+        )
+    })
+}
+
+/// A duration that is not zero.
+pub fn positive_duration(value: &str) -> Result<Duration, ValueError> {
+    match duration(value)? {
+        d if d.is_zero() => Err(ValueError::new("is zero", "use a duration such as 10s")),
+        d => Ok(d),
     }
 }
 
-fn bad_duration(setting: &str, value: &str) -> ConfigError {
-    ConfigError::new(
-        setting,
-        format!("has an invalid duration `{value}`"),
-        "write a number with an optional unit: ms, s, m, h or d (e.g. 90s, 15m, 1h)",
-    )
+/// Parses `90s`-style durations for a named setting (see [`duration`]).
+pub fn parse_duration(setting: &str, value: &str) -> Result<Duration, ConfigError> {
+    duration(value).map_err(|e| e.setting(setting))
 }
 
-/// Parses a share of a lifetime: `75%` or `0.75`.
-pub fn parse_share(setting: &str, value: &str) -> Result<f64, ConfigError> {
+/// A share of a lifetime: `70%` or `0.7`.
+pub fn share(value: &str) -> Result<f64, ValueError> {
     let v = value.trim();
     let parsed = match v.strip_suffix('%') {
         Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
         None => v.parse::<f64>().ok(),
     };
     parsed.filter(|x| x.is_finite()).ok_or_else(|| {
-        ConfigError::new(
-            setting,
+        ValueError::new(
             format!("has an invalid share `{value}`"),
-            "write a percentage or a fraction, e.g. 75% or 0.75",
+            "write a percentage or a fraction, e.g. 70% or 0.7",
         )
     })
 }
 
-/// Parses a request rate such as `10/s`, `600/m` or `off` into the interval
-/// after which one more request is allowed (`None`: no limit).
-pub fn parse_rate(setting: &str, value: &str) -> Result<Option<Duration>, ConfigError> {
+/// A positive whole number.
+pub fn count(value: &str) -> Result<u32, ValueError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            ValueError::new(
+                format!("is not a positive whole number `{value}`"),
+                "write a number such as 50",
+            )
+        })
+}
+
+/// A per-client request rate, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// No limit.
+    Off,
+    /// One more request is allowed per this period (100 ms is 10/s).
+    Every(Duration),
+}
+
+/// Parses a request rate such as `10/s`, `600/m`, `1000/h` or `off`.
+pub fn rate(value: &str) -> Result<Rate, ValueError> {
     let v = value.trim();
     if v.eq_ignore_ascii_case("off") {
-        return Ok(None);
+        return Ok(Rate::Off);
     }
     let bad = || {
-        ConfigError::new(
-            setting,
+        ValueError::new(
             format!("has an invalid rate `{value}`"),
             "write requests per second, minute or hour (10/s, 600/m, 1000/h), or off",
         )
@@ -417,11 +498,30 @@ pub fn parse_rate(setting: &str, value: &str) -> Result<Option<Duration>, Config
         "h" => Duration::from_secs(3600),
         _ => return Err(bad()),
     };
-    let period = per / n;
-    if period.is_zero() {
-        return Err(bad());
+    match per / n {
+        period if period.is_zero() => Err(bad()),
+        period => Ok(Rate::Every(period)),
     }
-    Ok(Some(period))
+}
+
+/// A header name (`x-forwarded-for`).
+pub fn header_name(value: &str) -> Result<axum::http::HeaderName, ValueError> {
+    axum::http::HeaderName::try_from(value.trim()).map_err(|_| {
+        ValueError::new(
+            format!("is not a valid header name `{value}`"),
+            "use a header name such as x-forwarded-for",
+        )
+    })
+}
+
+/// An `IP:PORT` socket address.
+pub fn socket_addr(value: &str) -> Result<std::net::SocketAddr, ValueError> {
+    value.trim().parse().map_err(|_| {
+        ValueError::new(
+            format!("is not an address `{value}`"),
+            "use IP:PORT, e.g. 127.0.0.1:8080",
+        )
+    })
 }
 
 /// One allowed CORS origin, normalised to what a browser sends in
@@ -488,39 +588,33 @@ mod tests {
 
     #[test]
     fn parses_durations() {
-        assert_eq!(parse_duration("x", "90").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_duration("x", "15m").unwrap(),
-            Duration::from_secs(900)
-        );
-        assert_eq!(
-            parse_duration("x", "1h").unwrap(),
-            Duration::from_secs(3600)
-        );
-        assert_eq!(
-            parse_duration("x", "250ms").unwrap(),
-            Duration::from_millis(250)
-        );
-        assert!(parse_duration("x", "1y").is_err());
-        assert!(parse_duration("x", "h").is_err());
+        let s = Duration::from_secs;
+        assert_eq!(duration("90").unwrap(), s(90));
+        assert_eq!(duration("15m").unwrap(), s(900));
+        assert_eq!(duration("1h").unwrap(), s(3600));
+        assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
+        for bad in ["1y", "h", "", "-1s", "99999999999999999999d"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+        assert!(positive_duration("0s").is_err());
     }
 
     #[test]
     fn parses_shares_and_rates() {
-        assert_eq!(parse_share("x", "75%").unwrap(), 0.75);
-        assert_eq!(parse_share("x", "0.8").unwrap(), 0.8);
-        assert!(parse_share("x", "most").is_err());
+        assert_eq!(share("75%").unwrap(), 0.75);
+        assert_eq!(share("0.8").unwrap(), 0.8);
+        assert!(share("most").is_err());
         assert_eq!(
-            parse_rate("x", "10/s").unwrap(),
-            Some(Duration::from_millis(100))
+            rate("10/s").unwrap(),
+            Rate::Every(Duration::from_millis(100))
         );
         assert_eq!(
-            parse_rate("x", "600/m").unwrap(),
-            Some(Duration::from_millis(100))
+            rate("600/m").unwrap(),
+            Rate::Every(Duration::from_millis(100))
         );
-        assert_eq!(parse_rate("x", "off").unwrap(), None);
+        assert_eq!(rate("off").unwrap(), Rate::Off);
         for bad in ["10", "0/s", "x/s", "10/d", "-1/s"] {
-            assert!(parse_rate("x", bad).is_err(), "{bad}");
+            assert!(rate(bad).is_err(), "{bad}");
         }
     }
 

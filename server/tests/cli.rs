@@ -125,6 +125,29 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
             "CHATHUB_REFRESH_AHEAD",
         ),
         (
+            &[
+                ("CHATHUB_REQUEST_TIMEOUT", Some("30s")),
+                ("CHATHUB_SHUTDOWN_TIMEOUT", Some("15s")),
+            ],
+            "CHATHUB_SHUTDOWN_TIMEOUT",
+        ),
+        (
+            &[("CHATHUB_HEADER_READ_TIMEOUT", Some("0s"))],
+            "CHATHUB_HEADER_READ_TIMEOUT",
+        ),
+        (
+            &[("CHATHUB_MAX_CONNECTIONS", Some("many"))],
+            "CHATHUB_MAX_CONNECTIONS",
+        ),
+        (
+            &[("CHATHUB_METRICS_BIND", Some("elsewhere"))],
+            "CHATHUB_METRICS_BIND",
+        ),
+        (
+            &[("CHATHUB_ALLOWED_ORIGINS", Some("*"))],
+            "CHATHUB_ALLOWED_ORIGINS",
+        ),
+        (
             &[("CHATHUB_MIN_TOKEN_LEFT", Some("soon"))],
             "CHATHUB_MIN_TOKEN_LEFT",
         ),

@@ -10,11 +10,12 @@ use chathub_token_server::config::parse_orgs;
 use chathub_token_server::fake_api::{FakeChatHub, DEV_LOGIN, DEV_PASSWORD};
 use chathub_token_server::limits::HttpOptions;
 use chathub_token_server::routes::{router, TokenService};
+use chathub_token_server::server::ServeOptions;
 use chathub_token_server::{Config, Issuer, RenewalPolicy, TokenCache};
 use secrecy::SecretString;
 
-/// Serves `app` on 127.0.0.1:0, with each request's peer address (as the
-/// binary does); returns its base URL.
+/// Serves `app` (a stand-in ChatHub) on 127.0.0.1:0 with `axum::serve`,
+/// with each request's peer address; returns its base URL.
 pub async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -75,7 +76,9 @@ pub async fn start_service_with(
     start_service_with_options(config, authorizer, &options).await
 }
 
-/// Starts the token service with `config`, `authorizer` and HTTP `options`.
+/// Starts the token service with `config`, `authorizer` and HTTP `options`
+/// on 127.0.0.1:0, through the binary's connection layer
+/// ([`chathub_token_server::server::serve`]).
 pub async fn start_service_with_options(
     config: Config,
     authorizer: Arc<dyn Authorizer>,
@@ -89,8 +92,22 @@ pub async fn start_service_with_options(
         },
         options,
     );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let serve_options = ServeOptions {
+        peer_address: true,
+        ..ServeOptions::new(&options.limits)
+    };
+    let shutdown = options.shutdown.clone();
+    tokio::spawn(async move {
+        chathub_token_server::server::serve(listener, app, serve_options, shutdown)
+            .await
+            .expect("serve");
+    });
     Service {
-        url: serve(app).await,
+        url: format!("http://{addr}"),
         cache,
     }
 }

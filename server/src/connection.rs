@@ -1,0 +1,310 @@
+//! What every accepted socket is wrapped in before hyper reads it:
+//!
+//! - **An idle timeout.** A read or write that waits on the client with no
+//!   byte moving for `idle` fails the connection. hyper's header-read
+//!   timeout covers a client that is slow to *send* a request head; this
+//!   covers one that does not *read* (pipelining requests without reading
+//!   the answers parks the connection on a full socket buffer forever) or
+//!   trickles a body.
+//! - **hyper's own answers, in our shape.** hyper answers a request head it
+//!   cannot parse by itself (`400`, `414`, or `431` once the head outgrows
+//!   its buffer or header count) with an empty body, before any layer sees
+//!   a request. Those limits are set well above the ones the layers enforce
+//!   ([`crate::layers`]), so a browser's oversized request gets the layers'
+//!   answer, with CORS. For what is left (a head past hyper's ceiling,
+//!   garbage), the bytes hyper writes are replaced by the same JSON
+//!   `{code, message}` answer with `nosniff` and `Cache-Control: no-store`;
+//!   without a parsed request there is no `Origin` to answer with CORS.
+//!   They are recognised as a complete 400/414/431 response head without
+//!   `X-Content-Type-Options`, which every answer of the layers carries.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// The longest response head hyper writes by itself (status line, `date`,
+/// `content-length: 0`).
+const MAX_HYPER_ANSWER: usize = 256;
+
+pin_project! {
+    /// A socket with an idle timeout whose hyper-written error answers get the documented shape.
+    pub struct Guarded<T> {
+        #[pin]
+        inner: T,
+        idle: Duration,
+        last_progress: Instant,
+        timer: Option<Pin<Box<Sleep>>>,
+        answer: Option<Replacement>,
+    }
+}
+
+/// Our answer, being written in place of hyper's `replaces` bytes.
+struct Replacement {
+    bytes: Vec<u8>,
+    written: usize,
+    replaces: usize,
+}
+
+impl<T> Guarded<T> {
+    /// Wraps `inner`; a wait with no progress for `idle` fails it.
+    pub fn new(inner: T, idle: Duration) -> Self {
+        Guarded {
+            inner,
+            idle,
+            last_progress: Instant::now(),
+            timer: None,
+            answer: None,
+        }
+    }
+}
+
+/// Polls the idle timer of a connection whose last byte moved at `last`:
+/// `Ready(Err)` once it has been idle too long.
+fn poll_idle(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    last: Instant,
+    idle: Duration,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let deadline = last + idle;
+    let sleep = match timer {
+        Some(sleep) => {
+            if sleep.deadline() != deadline {
+                sleep.as_mut().reset(deadline);
+            }
+            sleep
+        }
+        None => timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+    };
+    ready!(sleep.as_mut().poll(cx));
+    Poll::Ready(Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the client moved no byte for the idle timeout",
+    )))
+}
+
+impl<T: AsyncRead> AsyncRead for Guarded<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buf.filled().len();
+        match this.inner.poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    *this.last_progress = Instant::now();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: AsyncWrite> Guarded<T> {
+    /// Writes the replacement answer; `Ready(Ok(n))` reports hyper's `n`
+    /// bytes as written once all of ours are.
+    fn poll_answer(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut this = self.project();
+        loop {
+            let Some(answer) = this.answer.as_mut() else {
+                return Poll::Ready(Ok(0));
+            };
+            if answer.written == answer.bytes.len() {
+                return Poll::Ready(Ok(answer.replaces));
+            }
+            match this
+                .inner
+                .as_mut()
+                .poll_write(cx, &answer.bytes[answer.written..])
+            {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    answer.written += n;
+                    *this.last_progress = Instant::now();
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// Starts replacing `buf` if it is one of hyper's own error answers.
+    fn intercept(self: Pin<&mut Self>, buf: &[u8]) -> bool {
+        let this = self.project();
+        if this.answer.is_some() {
+            return true;
+        }
+        match shaped_answer(buf) {
+            Some(bytes) => {
+                *this.answer = Some(Replacement {
+                    bytes,
+                    written: 0,
+                    replaces: buf.len(),
+                });
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl<T: AsyncWrite> AsyncWrite for Guarded<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.as_mut().intercept(buf) {
+            return self.poll_answer(cx);
+        }
+        let this = self.project();
+        match this.inner.poll_write(cx, buf) {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(n) if n > 0) {
+                    *this.last_progress = Instant::now();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
+                Poll::Pending
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // hyper writes its own answers with nothing else queued: one slice.
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+            if self.as_mut().intercept(first) {
+                return self.poll_answer(cx);
+            }
+        }
+        let this = self.project();
+        match this.inner.poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(n) if n > 0) {
+                    *this.last_progress = Instant::now();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}
+
+/// Our answer in place of `head`, if `head` is an error answer hyper wrote
+/// by itself: a complete, bodiless 400, 414 or 431 head without `nosniff`.
+pub fn shaped_answer(head: &[u8]) -> Option<Vec<u8>> {
+    if head.len() > MAX_HYPER_ANSWER || !head.ends_with(b"\r\n\r\n") {
+        return None;
+    }
+    let text = std::str::from_utf8(head).ok()?;
+    let rest = text
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| text.strip_prefix("HTTP/1.0 "))?;
+    let (code, message, status_line) = match rest.get(..3)? {
+        "400" => (
+            "BAD_REQUEST",
+            "The request could not be read.",
+            "400 Bad Request",
+        ),
+        "414" => (
+            "URI_TOO_LONG",
+            "The request URI is too long.",
+            "414 URI Too Long",
+        ),
+        "431" => (
+            "HEADERS_TOO_LARGE",
+            "The request headers are too large.",
+            "431 Request Header Fields Too Large",
+        ),
+        _ => return None,
+    };
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("x-content-type-options") {
+        return None;
+    }
+    let date = lower
+        .find("\r\ndate:")
+        .and_then(|at| text[at + 2..].split("\r\n").next())
+        .map(|line| format!("{line}\r\n"))
+        .unwrap_or_default();
+    let body = serde_json::json!({ "code": code, "message": message }).to_string();
+    Some(
+        format!(
+            "{} {status_line}\r\ncontent-type: application/json\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n{date}content-length: {}\r\n\r\n{body}",
+            &text[..8],
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hyper_error_heads_are_replaced_and_ours_are_not() {
+        let hyper = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: Tue, 01 Dec 2026 10:00:00 GMT\r\n\r\n";
+        let ours = String::from_utf8(shaped_answer(hyper).expect("replaced")).unwrap();
+        assert!(ours.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(ours.contains("\r\ndate: Tue, 01 Dec 2026 10:00:00 GMT\r\n"));
+        assert!(ours.contains("x-content-type-options: nosniff"));
+        let (head, body) = ours.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["code"], "HEADERS_TOO_LARGE");
+        for (status, code) in [
+            ("400 Bad Request", "BAD_REQUEST"),
+            ("414 URI Too Long", "URI_TOO_LONG"),
+        ] {
+            let head = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+            let ours = String::from_utf8(shaped_answer(head.as_bytes()).unwrap()).unwrap();
+            assert!(ours.contains(code), "{ours}");
+        }
+        for not_hyper in [
+            &b"HTTP/1.1 431 Request Header Fields Too Large\r\nx-content-type-options: nosniff\r\ncontent-length: 0\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 2\r\n\r\n{}",
+            b"{\"token\":\"HTTP/1.1 400 \"}",
+        ] {
+            assert_eq!(shaped_answer(not_hyper), None, "{}", String::from_utf8_lossy(not_hyper));
+        }
+    }
+}
