@@ -106,7 +106,10 @@ pub(crate) fn around_with(
         });
     let router = router.layer(stack);
     if options.trace_requests {
-        router.layer(tower_http::trace::TraceLayer::new_for_http())
+        // A 5xx is an answer like any other here (ChatHub's failures are
+        // logged once per attempt by the cache): not an error per request.
+        let failures = tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG);
+        router.layer(tower_http::trace::TraceLayer::new_for_http().on_failure(failures))
     } else {
         router
     }

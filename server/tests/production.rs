@@ -658,6 +658,14 @@ async fn every_answer_of_the_token_endpoint_carries_cors_and_the_documented_shap
     assert_eq!(status, 504, "{body}");
     assert_shaped("504", &headers, &body, "REQUEST_TIMEOUT");
     assert_cors("504", &headers);
+    // Each failed upstream attempt is logged once, at warn; an answer per
+    // request is no error (a ChatHub outage would flood the logs).
+    for logs in [server.logs(), slow.logs()] {
+        assert!(
+            !logs.contains(" ERROR "),
+            "a per-request error log line: {logs}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
