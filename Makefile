@@ -7,7 +7,7 @@ WASM_BUILD := target/$(WASM_TARGET)/wasm/chathub_loader.wasm
 export TEST_PORT ?= 8787
 PORT ?= 8080
 
-.PHONY: setup pkg test demo bench lint host-test browser-test pkg-test e2e-test size \
+.PHONY: setup pkg test demo bench lint host-test nginx-test browser-test pkg-test e2e-test size \
   browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \
   test-server smoke-test examples-test screenshots
 
@@ -56,7 +56,7 @@ pkg: setup
 
 ## make test: every check and test of both crates, stage by stage, each
 ## timed (the times are printed at the end and kept in target/stage-times.txt).
-TEST_STAGES := setup lint host-test browser-test pkg pkg-test e2e-test examples-test smoke-test
+TEST_STAGES := setup lint host-test nginx-test browser-test pkg pkg-test e2e-test examples-test smoke-test
 test:
 	@mkdir -p target; : > target/stage-times.txt; all=$$SECONDS; \
 	report() { echo "make test: stage times (s)"; sed 's/^/  /' target/stage-times.txt; }; \
@@ -86,6 +86,13 @@ lint:
 host-test:
 	cargo test -p chathub-loader
 	cargo test -p chathub-token-server --features dev
+
+## The token server as server/README.md runs it in production: Debian's
+## nginx with server/deploy/nginx.conf in front of two replicas (rate limit
+## per visitor, one replica stopped under load, health endpoints).
+nginx-test: setup
+	cargo build -p chathub-token-server --features dev
+	node tests/e2e/nginx.test.mjs
 
 ## Browser tests: the wasm-bindgen suite (tests/browser_*.rs) against a real
 ## local HTTP server (tests/server/test-server.mjs, started once for the
