@@ -885,7 +885,7 @@ async function serverThroughput() {
     const bodyBytes = Buffer.byteLength(warm);
     // One retry: spawnSync(wrk) blocks this event loop for the whole run, so
     // the pooled connection may have been closed by the server's keep-alive
-    // idle timeout (CHATHUB_HEADER_READ_TIMEOUT, 10 s) without fetch noticing.
+    // idle timeout (CHATHUB_IDLE_TIMEOUT, 60 s) without fetch noticing.
     const stats = async () => {
       for (let attempt = 0; ; attempt++) {
         try {

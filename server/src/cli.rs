@@ -133,7 +133,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATHUB_REFRESH_MARGIN", default_value = "5m", value_parser = config::duration)]
     pub refresh_margin: Duration,
     /// Time limit for each ChatHub call.
-    #[arg(long, env = "CHATHUB_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = config::positive_duration)]
+    #[arg(long, env = "CHATHUB_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = config::timeout)]
     pub upstream_timeout: Duration,
     /// Renew cached tokens in the background once this share (50% to 70%) of their lifetime has passed.
     #[arg(long, env = "CHATHUB_REFRESH_AHEAD", default_value = "70%", value_parser = config::share)]
@@ -166,22 +166,22 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATHUB_MAX_HEADERS", default_value = "100", value_parser = config::count)]
     pub max_headers: u32,
     /// Longest time to answer a request (then 504).
-    #[arg(long, env = "CHATHUB_REQUEST_TIMEOUT", default_value = "10s", value_parser = config::positive_duration)]
+    #[arg(long, env = "CHATHUB_REQUEST_TIMEOUT", default_value = "10s", value_parser = config::timeout)]
     pub request_timeout: Duration,
-    /// Longest time to receive a request head, from when the server waits for it (also the keep-alive idle time).
-    #[arg(long, env = "CHATHUB_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = config::positive_duration)]
+    /// Longest time to receive a request head, from its first byte (on a new connection: from the accept).
+    #[arg(long, env = "CHATHUB_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = config::timeout)]
     pub header_read_timeout: Duration,
-    /// Close a connection on which no byte moves for this long while the server waits on the client.
-    #[arg(long, env = "CHATHUB_IDLE_TIMEOUT", default_value = "60s", value_parser = config::positive_duration)]
+    /// Close a connection kept alive with no request, or on which no byte moves while the server waits on the client, after this long.
+    #[arg(long, env = "CHATHUB_IDLE_TIMEOUT", default_value = "60s", value_parser = config::timeout)]
     pub idle_timeout: Duration,
     /// Open connections at most (more wait to be accepted).
     #[arg(long, env = "CHATHUB_MAX_CONNECTIONS", default_value = "2048", value_parser = config::count)]
     pub max_connections: u32,
     /// After SIGTERM, keep accepting connections this long (with /readyz answering 503).
-    #[arg(long, env = "CHATHUB_SHUTDOWN_DELAY", default_value = "0s", value_parser = config::duration)]
+    #[arg(long, env = "CHATHUB_SHUTDOWN_DELAY", default_value = "0s", value_parser = config::delay)]
     pub shutdown_delay: Duration,
     /// After SIGTERM, drop the connections still open after this long (at least the request timeout).
-    #[arg(long, env = "CHATHUB_SHUTDOWN_TIMEOUT", default_value = "15s", value_parser = config::positive_duration)]
+    #[arg(long, env = "CHATHUB_SHUTDOWN_TIMEOUT", default_value = "15s", value_parser = config::timeout)]
     pub shutdown_timeout: Duration,
     /// Address to listen on.
     #[arg(long, env = "CHATHUB_BIND", default_value = "127.0.0.1:8080", value_parser = config::socket_addr)]

@@ -434,6 +434,31 @@ pub fn positive_duration(value: &str) -> Result<Duration, ValueError> {
     }
 }
 
+/// The longest connection or request timeout accepted (a day).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A timeout: more than zero, at most [`MAX_TIMEOUT`].
+pub fn timeout(value: &str) -> Result<Duration, ValueError> {
+    match positive_duration(value)? {
+        d if d > MAX_TIMEOUT => Err(ValueError::new(
+            format!("is longer than a day `{value}`"),
+            "use a duration such as 10s",
+        )),
+        d => Ok(d),
+    }
+}
+
+/// A delay: zero or more, at most [`MAX_TIMEOUT`].
+pub fn delay(value: &str) -> Result<Duration, ValueError> {
+    match duration(value)? {
+        d if d > MAX_TIMEOUT => Err(ValueError::new(
+            format!("is longer than a day `{value}`"),
+            "use a duration such as 5s",
+        )),
+        d => Ok(d),
+    }
+}
+
 /// Parses `90s`-style durations for a named setting (see [`duration`]).
 pub fn parse_duration(setting: &str, value: &str) -> Result<Duration, ConfigError> {
     duration(value).map_err(|e| e.setting(setting))

@@ -1,11 +1,16 @@
 //! What every accepted socket is wrapped in before hyper reads it:
 //!
-//! - **An idle timeout.** A read or write that waits on the client with no
-//!   byte moving for `idle` fails the connection. hyper's header-read
-//!   timeout covers a client that is slow to *send* a request head; this
-//!   covers one that does not *read* (pipelining requests without reading
-//!   the answers parks the connection on a full socket buffer forever) or
-//!   trickles a body.
+//! - **A header-read timeout**, `head`: a request head must be complete
+//!   this long after its first byte (on a new connection: after the accept,
+//!   so a client that connects and sends nothing is closed as soon). It
+//!   knows a head is complete when the request reaches the service
+//!   ([`Guarded::new`]'s counter), so a client kept alive between requests
+//!   is not timed by it.
+//! - **An idle timeout**, `idle`: a read or write that waits on the client
+//!   with no byte moving for this long fails the connection: between
+//!   kept-alive requests, or a client that does not *read* (pipelining
+//!   requests without reading the answers parks a connection on a full
+//!   socket buffer forever), or one that trickles a body.
 //! - **hyper's own answers, in our shape.** hyper answers a request head it
 //!   cannot parse by itself (`400`, `414`, or `431` once the head outgrows
 //!   its buffer or header count) with an empty body, before any layer sees
@@ -21,6 +26,8 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -33,14 +40,76 @@ use tokio::time::{Instant, Sleep};
 const MAX_HYPER_ANSWER: usize = 256;
 
 pin_project! {
-    /// A socket with an idle timeout whose hyper-written error answers get the documented shape.
+    /// A socket with a header-read and an idle timeout, whose
+    /// hyper-written error answers get the documented shape.
     pub struct Guarded<T> {
         #[pin]
         inner: T,
         idle: Duration,
         last_progress: Instant,
+        head: HeadClock,
         timer: Option<Pin<Box<Sleep>>>,
         answer: Option<Replacement>,
+    }
+}
+
+/// When the request head being received started, if one is.
+struct HeadClock {
+    limit: Duration,
+    /// Requests handed to the service on this connection so far.
+    requests: Arc<AtomicU64>,
+    /// `requests` as last seen.
+    seen: u64,
+    /// The head under way started then.
+    started: Option<Instant>,
+    /// A request was handed over and its answer is not being written yet:
+    /// bytes now are its body, or a pipelined next head that waits anyway.
+    busy: bool,
+    /// Bytes arrived while busy.
+    early_bytes: bool,
+}
+
+impl HeadClock {
+    /// Catches up with the requests handed over: each ends a head.
+    fn sync(&mut self) {
+        let requests = self.requests.load(Ordering::Relaxed);
+        if requests != self.seen {
+            self.seen = requests;
+            self.started = None;
+            self.busy = true;
+        }
+    }
+
+    /// Bytes arrived at `now`: they start a head unless one is under way or
+    /// a request is.
+    fn bytes_arrived(&mut self, now: Instant) {
+        self.sync();
+        if self.busy {
+            self.early_bytes = true;
+        } else if self.started.is_none() {
+            self.started = Some(now);
+        }
+    }
+
+    /// Bytes were written at `now`: the answer to the request is going out,
+    /// and bytes that came meanwhile are the next head's.
+    fn wrote(&mut self, now: Instant) {
+        self.sync();
+        if self.busy {
+            self.busy = false;
+            if std::mem::take(&mut self.early_bytes) {
+                self.started = Some(now);
+            }
+        }
+    }
+
+    /// When the head under way must be complete, if one is.
+    fn deadline(&mut self) -> Option<Instant> {
+        self.sync();
+        match (self.busy, self.started) {
+            (false, Some(start)) => Some(after(start, self.limit)),
+            _ => None,
+        }
     }
 }
 
@@ -52,27 +121,45 @@ struct Replacement {
 }
 
 impl<T> Guarded<T> {
-    /// Wraps `inner`; a wait with no progress for `idle` fails it.
-    pub fn new(inner: T, idle: Duration) -> Self {
+    /// Wraps a socket just accepted. A request head must be complete
+    /// `head` after its first byte (the first one: after now); a wait on
+    /// the client with no byte moving fails after `idle`. `requests` is
+    /// counted up by the service for each request it receives.
+    pub fn new(inner: T, head: Duration, idle: Duration, requests: Arc<AtomicU64>) -> Self {
+        let now = Instant::now();
+        let seen = requests.load(Ordering::Relaxed);
         Guarded {
             inner,
             idle,
-            last_progress: Instant::now(),
+            last_progress: now,
+            head: HeadClock {
+                limit: head,
+                requests,
+                seen,
+                started: Some(now),
+                busy: false,
+                early_bytes: false,
+            },
             timer: None,
             answer: None,
         }
     }
 }
 
-/// Polls the idle timer of a connection whose last byte moved at `last`:
-/// `Ready(Err)` once it has been idle too long.
-fn poll_idle(
+/// `at + d`, or far in the future when that overflows (a setting of a
+/// century must not panic a connection).
+fn after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// Polls the timer for `deadline`: `Ready(Err)` once it has passed.
+fn poll_deadline(
     timer: &mut Option<Pin<Box<Sleep>>>,
-    last: Instant,
-    idle: Duration,
+    deadline: Instant,
+    why: &'static str,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    let deadline = last + idle;
     let sleep = match timer {
         Some(sleep) => {
             if sleep.deadline() != deadline {
@@ -83,10 +170,22 @@ fn poll_idle(
         None => timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
     };
     ready!(sleep.as_mut().poll(cx));
-    Poll::Ready(Err(io::Error::new(
-        io::ErrorKind::TimedOut,
+    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, why)))
+}
+
+/// Polls the idle timer of a connection whose last byte moved at `last`.
+fn poll_idle(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    last: Instant,
+    idle: Duration,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    poll_deadline(
+        timer,
+        after(last, idle),
         "the client moved no byte for the idle timeout",
-    )))
+        cx,
+    )
 }
 
 impl<T: AsyncRead> AsyncRead for Guarded<T> {
@@ -100,12 +199,25 @@ impl<T: AsyncRead> AsyncRead for Guarded<T> {
         match this.inner.poll_read(cx, buf) {
             Poll::Ready(result) => {
                 if buf.filled().len() > before {
-                    *this.last_progress = Instant::now();
+                    let now = Instant::now();
+                    *this.last_progress = now;
+                    this.head.bytes_arrived(now);
                 }
                 Poll::Ready(result)
             }
             Poll::Pending => {
-                ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
+                let idle = after(*this.last_progress, *this.idle);
+                match this.head.deadline() {
+                    Some(deadline) if deadline < idle => {
+                        ready!(poll_deadline(
+                            this.timer,
+                            deadline,
+                            "the request head was not complete within the header-read timeout",
+                            cx
+                        ))?;
+                    }
+                    _ => ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?,
+                }
                 Poll::Pending
             }
         }
@@ -176,7 +288,9 @@ impl<T: AsyncWrite> AsyncWrite for Guarded<T> {
         match this.inner.poll_write(cx, buf) {
             Poll::Ready(result) => {
                 if matches!(result, Ok(n) if n > 0) {
-                    *this.last_progress = Instant::now();
+                    let now = Instant::now();
+                    *this.last_progress = now;
+                    this.head.wrote(now);
                 }
                 Poll::Ready(result)
             }
@@ -202,7 +316,9 @@ impl<T: AsyncWrite> AsyncWrite for Guarded<T> {
         match this.inner.poll_write_vectored(cx, bufs) {
             Poll::Ready(result) => {
                 if matches!(result, Ok(n) if n > 0) {
-                    *this.last_progress = Instant::now();
+                    let now = Instant::now();
+                    *this.last_progress = now;
+                    this.head.wrote(now);
                 }
                 Poll::Ready(result)
             }
@@ -229,7 +345,11 @@ impl<T: AsyncWrite> AsyncWrite for Guarded<T> {
 /// Our answer in place of `head`, if `head` is an error answer hyper wrote
 /// by itself: a complete, bodiless 400, 414 or 431 head without `nosniff`.
 pub fn shaped_answer(head: &[u8]) -> Option<Vec<u8>> {
-    if head.len() > MAX_HYPER_ANSWER || !head.ends_with(b"\r\n\r\n") {
+    // Every answer's first write passes here: the cheap tests first.
+    if head.len() > MAX_HYPER_ANSWER
+        || !matches!(head.get(9..12), Some(b"400" | b"414" | b"431"))
+        || !head.ends_with(b"\r\n\r\n")
+    {
         return None;
     }
     let text = std::str::from_utf8(head).ok()?;

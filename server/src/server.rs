@@ -7,13 +7,14 @@
 //! the answers kept the process alive after SIGTERM for as long as it
 //! stayed connected. Here:
 //!
-//! - **Header-read timeout** (hyper's, with a tokio timer): a request head
-//!   must be complete this long after the server starts waiting for it. On
-//!   a kept-alive connection the wait starts after the previous answer, so
-//!   this is also the keep-alive idle timeout.
-//! - **Idle timeout** ([`crate::connection`]): a read or write that waits
-//!   on the client with no byte moving for this long fails the connection
-//!   (a client that does not read its answers).
+//! - **Header-read timeout** ([`crate::connection`]): a request head must
+//!   be complete this long after its first byte (on a new connection,
+//!   after the accept: one that sends nothing is closed as soon).
+//! - **Idle timeout**: a connection kept alive between requests, or one on
+//!   which a read or write waits on the client with no byte moving (a
+//!   client that does not read its answers), is closed after this long.
+//!   hyper's own header-read timeout, with a tokio timer, is set to it:
+//!   hyper starts that one when it waits for the next request.
 //! - **Connection cap**: beyond it the server stops accepting, and new
 //!   connections wait in the kernel's backlog until one closes. With
 //!   hyper's head buffer ([`ServeOptions::max_head_bytes`]) it bounds the
@@ -28,6 +29,7 @@
 
 use std::convert::Infallible;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,11 +54,10 @@ const HYPER_MAX_HEADERS: usize = 100;
 /// Settings of the connection layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeOptions {
-    /// A request head must be complete this long after the server starts
-    /// waiting for it (also how long a kept-alive connection may idle).
+    /// A request head must be complete this long after its first byte.
     pub header_read_timeout: Duration,
-    /// A connection on which no byte moves for this long while the server
-    /// waits on the client is closed.
+    /// A connection kept alive with no request, or on which no byte moves
+    /// while the server waits on the client, is closed after this long.
     pub idle_timeout: Duration,
     /// Open connections at most; beyond it new ones wait to be accepted.
     pub max_connections: usize,
@@ -114,7 +115,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let mut open = http1::Builder::new();
     open.timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
+        .header_read_timeout(options.idle_timeout.max(options.header_read_timeout))
         .max_buf_size(options.max_head_bytes.max(8192))
         .max_headers(options.max_headers);
     let mut closing = open.clone();
@@ -158,25 +159,29 @@ pub async fn serve(
         while connections.try_join_next().is_some() {}
         let builders = builders.clone();
         let closing = closing_rx.clone();
-        let idle = options.idle_timeout;
-        if options.peer_address {
-            let service =
-                app.clone()
-                    .map_request(move |mut request: axum::http::Request<Incoming>| {
-                        request.extensions_mut().insert(ConnectInfo(peer));
-                        request
-                    });
-            connections.spawn(async move {
-                connection(stream, service, &builders, closing, idle).await;
-                drop(permit);
+        // Counted up for each request the service gets: the socket's
+        // header-read clock stops there.
+        let requests = Arc::new(AtomicU64::new(0));
+        let io = TokioIo::new(Guarded::new(
+            stream,
+            options.header_read_timeout,
+            options.idle_timeout,
+            requests.clone(),
+        ));
+        let peer = options.peer_address.then_some(ConnectInfo(peer));
+        let service = app
+            .clone()
+            .map_request(move |mut request: axum::http::Request<Incoming>| {
+                requests.fetch_add(1, Ordering::Relaxed);
+                if let Some(peer) = peer {
+                    request.extensions_mut().insert(peer);
+                }
+                request
             });
-        } else {
-            let service = app.clone();
-            connections.spawn(async move {
-                connection(stream, service, &builders, closing, idle).await;
-                drop(permit);
-            });
-        }
+        connections.spawn(async move {
+            connection(io, service, &builders, closing).await;
+            drop(permit);
+        });
     };
     drop(listener);
     let _ = closing_tx.send(true);
@@ -202,11 +207,10 @@ pub async fn serve(
 /// Serves one connection until it closes, or closes it gracefully once
 /// `closing` says so.
 async fn connection<S>(
-    stream: TcpStream,
+    io: TokioIo<Guarded<TcpStream>>,
     service: S,
     builders: &(http1::Builder, http1::Builder),
     mut closing: watch::Receiver<bool>,
-    idle: Duration,
 ) where
     S: tower::Service<
             axum::http::Request<Incoming>,
@@ -217,7 +221,6 @@ async fn connection<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let io = TokioIo::new(Guarded::new(stream, idle));
     let service = TowerToHyperService::new(service);
     if *closing.borrow() {
         // Accepted while shutting down: one request, then hyper closes it.

@@ -139,6 +139,11 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
             &[("CHATHUB_MAX_CONNECTIONS", Some("many"))],
             "CHATHUB_MAX_CONNECTIONS",
         ),
+        // Far past what an instant can hold: every connection panicked.
+        (
+            &[("CHATHUB_IDLE_TIMEOUT", Some("200000000000000d"))],
+            "CHATHUB_IDLE_TIMEOUT",
+        ),
         (
             &[("CHATHUB_METRICS_BIND", Some("elsewhere"))],
             "CHATHUB_METRICS_BIND",

@@ -443,6 +443,55 @@ async fn slow_clients_are_closed_in_time_with_bounded_memory_while_others_are_se
     assert_eq!(get_token(&server.url("/api/chathub/token")).await.0, 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_idles_past_the_header_read_timeout_until_the_idle_timeout() {
+    let (_fake, api) = fake().await;
+    let server = Server::start(
+        &api,
+        &[
+            ("CHATHUB_HEADER_READ_TIMEOUT", "1s"),
+            ("CHATHUB_IDLE_TIMEOUT", "4s"),
+            ("CHATHUB_REQUEST_TIMEOUT", "2s"),
+            ("CHATHUB_SHUTDOWN_TIMEOUT", "3s"),
+        ],
+    )
+    .await;
+    // A new connection that sends nothing is closed by the header-read
+    // timeout, long before the idle one.
+    let mut silent = TcpStream::connect(server.addr()).await.expect("connect");
+    let opened = Instant::now();
+    let mut nothing = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), silent.read_to_end(&mut nothing)).await;
+    assert!(
+        opened.elapsed() < Duration::from_secs(4),
+        "a silent connection was held {:?}",
+        opened.elapsed()
+    );
+    // A kept-alive connection between two requests is timed by the idle
+    // timeout: it outlives the header-read timeout.
+    let mut conn = TcpStream::connect(server.addr()).await.expect("connect");
+    let request = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+    let mut answer = [0u8; 4096];
+    conn.write_all(request).await.unwrap();
+    let n = conn.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(Duration::from_millis(2000)).await; // idle, longer than 1 s
+    conn.write_all(request).await.unwrap();
+    let n = conn.read(&mut answer).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"),
+        "the kept-alive connection was closed after 2 s idle"
+    );
+    let last = Instant::now();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), conn.read_to_end(&mut rest)).await;
+    assert!(
+        last.elapsed() >= Duration::from_secs(3),
+        "closed {:?} after its last answer, before the 4 s idle timeout",
+        last.elapsed()
+    );
+}
+
 // --------------------------------------------------------- 3. shutdown
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
