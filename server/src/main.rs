@@ -93,8 +93,13 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
         .map_err(|source| StartError::Bind { addr, source })
 }
 
+/// Past the shutdown deadline, the watchdog gives the process this much
+/// more before it exits regardless.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
+
 async fn run_serve(args: &ServeArgs, shutdown: Shutdown) -> Result<(), StartError> {
     let settings = args.build(&shutdown)?;
+    shutdown.exit_after(settings.serve.shutdown_timeout + WATCHDOG_GRACE);
     let orgs: Vec<String> = settings.config.orgs.keys().cloned().collect();
     let share = schedule::renewal_share(
         settings.config.token_ttl,
@@ -199,6 +204,7 @@ async fn run_dev(args: cli::DevArgs, shutdown: Shutdown) -> Result<(), StartErro
         peer_address: opts.rate_limit.is_some(),
         ..ServeOptions::new(&Limits::default())
     };
+    shutdown.exit_after(serve_options.shutdown_timeout + WATCHDOG_GRACE);
     let app = dev_app(&self_url, opts)?;
     tracing::warn!("DEV MODE: fake ChatHub API, no authentication on the token endpoint, admin knobs at /dev/admin. Not for production.");
     if !pkg.join("chathub_loader.js").exists() {

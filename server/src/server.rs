@@ -199,7 +199,8 @@ pub async fn serve(
             dropped = connections.len(),
             "shutdown deadline reached; dropping the connections still open"
         );
-        connections.shutdown().await;
+        // Not awaited: a task stuck in a blocking call would hold it.
+        connections.abort_all();
     }
     Ok(())
 }

@@ -54,6 +54,21 @@ impl Shutdown {
             this.start();
         });
     }
+
+    /// Once started, exits the process `limit` later if it is still
+    /// running: a thread of its own, so not even a task stuck in a
+    /// blocking call or a wedged runtime outlives the deadline.
+    pub fn exit_after(&self, limit: std::time::Duration) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.started().await;
+            std::thread::spawn(move || {
+                std::thread::sleep(limit);
+                eprintln!("error: still running {limit:?} after the shutdown started; exiting");
+                std::process::exit(1);
+            });
+        });
+    }
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
