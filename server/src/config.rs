@@ -276,17 +276,25 @@ pub fn api_url(value: &str) -> Result<String, ValueError> {
     }
 }
 
-/// One org entry: `sales=name:Sales` or `support=id:42`.
-pub fn org_entry(entry: &str) -> Result<(String, OrgSelector), ValueError> {
+/// A `KEY=VALUE` entry, split; refusals say how to write one (`fix`).
+fn entry<'a>(
+    entry: &'a str,
+    fix: &'static str,
+) -> Result<(&'a str, &'a str, impl Fn(&str) -> ValueError + 'a), ValueError> {
     let entry = entry.trim();
-    let invalid = |problem: &str| {
-        ValueError::new(
-            format!("has an invalid entry `{entry}` ({problem})"),
-            "write entries as KEY=id:ID or KEY=name:NAME, e.g. sales=name:Sales",
-        )
+    let invalid = move |problem: &str| {
+        ValueError::new(format!("has an invalid entry `{entry}` ({problem})"), fix)
     };
-    let (key, selector) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
-    let key = key.trim();
+    let (key, value) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
+    Ok((key.trim(), value, invalid))
+}
+
+/// One org entry: `sales=name:Sales` or `support=id:42`.
+pub fn org_entry(text: &str) -> Result<(String, OrgSelector), ValueError> {
+    let (key, selector, invalid) = entry(
+        text,
+        "write entries as KEY=id:ID or KEY=name:NAME, e.g. sales=name:Sales",
+    )?;
     if !is_valid_key(key) {
         return Err(invalid("the key must be 1-64 letters, digits, `-` or `_`"));
     }
@@ -303,16 +311,22 @@ pub fn org_entry(entry: &str) -> Result<(String, OrgSelector), ValueError> {
     Ok((key.to_owned(), selector))
 }
 
-/// Parses org entries such as `sales=name:Sales` or `support=id:42`.
-pub fn parse_orgs(entries: &[String]) -> Result<BTreeMap<String, OrgConfig>, ConfigError> {
-    let setting = "CHATHUB_ORGS (--org)";
-    let parsed = entries
+/// Each non-empty entry through `parse`; a refusal names `setting`.
+fn parse_all<T>(
+    entries: &[String],
+    parse: fn(&str) -> Result<T, ValueError>,
+    setting: &str,
+) -> Result<Vec<T>, ConfigError> {
+    entries
         .iter()
         .filter(|e| !e.trim().is_empty())
-        .map(|e| org_entry(e))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.setting(setting))?;
-    orgs_from(parsed)
+        .map(|e| parse(e).map_err(|e| e.setting(setting)))
+        .collect()
+}
+
+/// Parses org entries such as `sales=name:Sales` or `support=id:42`.
+pub fn parse_orgs(entries: &[String]) -> Result<BTreeMap<String, OrgConfig>, ConfigError> {
+    orgs_from(parse_all(entries, org_entry, "CHATHUB_ORGS (--org)")?)
 }
 
 /// The org map from parsed entries: each key once, at least one.
@@ -340,16 +354,9 @@ pub fn orgs_from(
 }
 
 /// One operator entry: `sales=17`.
-pub fn operator_entry(entry: &str) -> Result<(String, String), ValueError> {
-    let entry = entry.trim();
-    let invalid = |problem: &str| {
-        ValueError::new(
-            format!("has an invalid entry `{entry}` ({problem})"),
-            "write entries as ORG_KEY=OPERATOR_ID, e.g. sales=17",
-        )
-    };
-    let (key, id) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
-    let (key, id) = (key.trim(), id.trim());
+pub fn operator_entry(text: &str) -> Result<(String, String), ValueError> {
+    let (key, id, invalid) = entry(text, "write entries as ORG_KEY=OPERATOR_ID, e.g. sales=17")?;
+    let id = id.trim();
     if id.is_empty() {
         return Err(invalid("empty operator id"));
     }
@@ -361,13 +368,7 @@ pub fn apply_operators(
     orgs: &mut BTreeMap<String, OrgConfig>,
     entries: &[String],
 ) -> Result<(), ConfigError> {
-    let setting = "CHATHUB_OPERATORS (--operator)";
-    let parsed = entries
-        .iter()
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| operator_entry(e))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.setting(setting))?;
+    let parsed = parse_all(entries, operator_entry, "CHATHUB_OPERATORS (--operator)")?;
     set_operators(orgs, parsed)
 }
 
@@ -439,24 +440,23 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A timeout: more than zero, at most [`MAX_TIMEOUT`].
 pub fn timeout(value: &str) -> Result<Duration, ValueError> {
-    match positive_duration(value)? {
-        d if d > MAX_TIMEOUT => Err(ValueError::new(
+    at_most_a_day(positive_duration(value)?, value)
+}
+
+/// `d` (parsed from `value`) if it is at most [`MAX_TIMEOUT`].
+fn at_most_a_day(d: Duration, value: &str) -> Result<Duration, ValueError> {
+    if d > MAX_TIMEOUT {
+        return Err(ValueError::new(
             format!("is longer than a day `{value}`"),
             "use a duration such as 10s",
-        )),
-        d => Ok(d),
+        ));
     }
+    Ok(d)
 }
 
 /// A delay: zero or more, at most [`MAX_TIMEOUT`].
 pub fn delay(value: &str) -> Result<Duration, ValueError> {
-    match duration(value)? {
-        d if d > MAX_TIMEOUT => Err(ValueError::new(
-            format!("is longer than a day `{value}`"),
-            "use a duration such as 5s",
-        )),
-        d => Ok(d),
-    }
+    at_most_a_day(duration(value)?, value)
 }
 
 /// Parses `90s`-style durations for a named setting (see [`duration`]).

@@ -255,6 +255,30 @@ impl<T: AsyncWrite> Guarded<T> {
         }
     }
 
+    /// Notes the progress of a write to the socket; a pending one waits
+    /// for the idle timeout at most.
+    fn wrote(
+        self: Pin<&mut Self>,
+        write: Poll<io::Result<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        match write {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(n) if n > 0) {
+                    let now = Instant::now();
+                    *this.last_progress = now;
+                    this.head.wrote(now);
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
+                Poll::Pending
+            }
+        }
+    }
+
     /// Starts replacing `buf` if it is one of hyper's own error answers.
     fn intercept(self: Pin<&mut Self>, buf: &[u8]) -> bool {
         let this = self.project();
@@ -284,21 +308,8 @@ impl<T: AsyncWrite> AsyncWrite for Guarded<T> {
         if self.as_mut().intercept(buf) {
             return self.poll_answer(cx);
         }
-        let this = self.project();
-        match this.inner.poll_write(cx, buf) {
-            Poll::Ready(result) => {
-                if matches!(result, Ok(n) if n > 0) {
-                    let now = Instant::now();
-                    *this.last_progress = now;
-                    this.head.wrote(now);
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
-                Poll::Pending
-            }
-        }
+        let write = self.as_mut().project().inner.poll_write(cx, buf);
+        self.wrote(write, cx)
     }
 
     fn poll_write_vectored(
@@ -312,21 +323,8 @@ impl<T: AsyncWrite> AsyncWrite for Guarded<T> {
                 return self.poll_answer(cx);
             }
         }
-        let this = self.project();
-        match this.inner.poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => {
-                if matches!(result, Ok(n) if n > 0) {
-                    let now = Instant::now();
-                    *this.last_progress = now;
-                    this.head.wrote(now);
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
-                Poll::Pending
-            }
-        }
+        let write = self.as_mut().project().inner.poll_write_vectored(cx, bufs);
+        self.wrote(write, cx)
     }
 
     fn is_write_vectored(&self) -> bool {

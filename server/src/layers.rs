@@ -20,7 +20,7 @@
 //!    timeout's 504) gets the JSON `{code, message}` body and
 //!    `Cache-Control: no-store` like every other error.
 //! 7. **Request timeout** (`tower_http`): `504 REQUEST_TIMEOUT` after
-//!    [`Limits::request_timeout`]; a ChatHub flow under way goes on (it
+//!    [`crate::limits::Limits::request_timeout`]; a ChatHub flow under way goes on (it
 //!    runs in its own task) and is cached for the next request.
 //! 8. **Head limits**: `414 URI_TOO_LONG`, `431 HEADERS_TOO_LARGE` (header
 //!    bytes or count). hyper's own limits are higher (see
@@ -51,7 +51,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::ApiError;
-use crate::limits::{HttpOptions, Limits};
+use crate::limits::HttpOptions;
 use crate::metrics::{HttpCounters, Metrics};
 use crate::routes::{METRICS_PATH, TOKEN_PATH};
 
@@ -80,11 +80,12 @@ pub(crate) fn around_with(
     metrics: &Metrics,
     front: Option<Front>,
 ) -> Router {
+    let limits = options.limits;
     let marker = front
         .as_ref()
         .map(|f| SetResponseHeaderLayer::overriding(f.header.0.clone(), f.header.1.clone()));
     let stack = ServiceBuilder::new()
-        .option_layer(front.map(|f| HostCheckLayer { refuse: f.refuse }))
+        .option_layer(front.map(|f| CheckLayer { check: f.refuse }))
         .layer(CountLayer {
             counters: Arc::new(metrics.http_counters(&ROUTE_LABELS)),
         })
@@ -101,8 +102,10 @@ pub(crate) fn around_with(
             StatusCode::GATEWAY_TIMEOUT,
             options.limits.request_timeout,
         ))
-        .layer(HeadLimitsLayer {
-            limits: options.limits,
+        .layer(CheckLayer {
+            check: Arc::new(move |request: &Request| {
+                limits.check(request).err().map(IntoResponse::into_response)
+            }),
         });
     let router = router.layer(stack);
     if options.trace_requests {
@@ -186,29 +189,31 @@ fn route_label(path: &str) -> usize {
 /// Answered at once, or by the inner service.
 type MaybeAnswered<F> = Either<Ready<Result<Response, Infallible>>, F>;
 
+/// A layer that answers a request itself when `check` says so: dev mode's
+/// host check, the head limits.
 #[derive(Clone)]
-struct HostCheckLayer {
-    refuse: Refuse,
+struct CheckLayer {
+    check: Refuse,
 }
 
-impl<S> Layer<S> for HostCheckLayer {
-    type Service = HostCheck<S>;
+impl<S> Layer<S> for CheckLayer {
+    type Service = Check<S>;
 
-    fn layer(&self, inner: S) -> HostCheck<S> {
-        HostCheck {
+    fn layer(&self, inner: S) -> Check<S> {
+        Check {
             inner,
-            refuse: self.refuse.clone(),
+            check: self.check.clone(),
         }
     }
 }
 
 #[derive(Clone)]
-struct HostCheck<S> {
+struct Check<S> {
     inner: S,
-    refuse: Refuse,
+    check: Refuse,
 }
 
-impl<S> Service<Request> for HostCheck<S>
+impl<S> Service<Request> for Check<S>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
@@ -221,51 +226,9 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        match (self.refuse)(&request) {
+        match (self.check)(&request) {
             Some(answer) => Either::Left(futures::future::ready(Ok(answer))),
             None => Either::Right(self.inner.call(request)),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct HeadLimitsLayer {
-    limits: Limits,
-}
-
-impl<S> Layer<S> for HeadLimitsLayer {
-    type Service = HeadLimits<S>;
-
-    fn layer(&self, inner: S) -> HeadLimits<S> {
-        HeadLimits {
-            inner,
-            limits: self.limits,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct HeadLimits<S> {
-    inner: S,
-    limits: Limits,
-}
-
-impl<S> Service<Request> for HeadLimits<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = MaybeAnswered<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        match self.limits.check(&request) {
-            Err(refused) => Either::Left(futures::future::ready(Ok(refused.into_response()))),
-            Ok(()) => Either::Right(self.inner.call(request)),
         }
     }
 }

@@ -11,18 +11,16 @@ mod common;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use chathub_token_server::fake_api::FakeChatHub;
 use common::*;
-use serde_json::json;
-use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -200,16 +198,7 @@ fn assert_cors(what: &str, headers: &reqwest::header::HeaderMap) {
         Some(ORIGIN),
         "{what}: no Access-Control-Allow-Origin"
     );
-    let vary: Vec<String> = headers
-        .get_all("vary")
-        .iter()
-        .map(|v| v.to_str().unwrap_or_default().to_lowercase())
-        .collect();
-    assert!(
-        vary.iter()
-            .any(|v| v.split(',').any(|h| h.trim() == "origin")),
-        "{what}: no Vary: Origin in {vary:?}"
-    );
+    assert!(varies_on_origin(headers), "{what}: no Vary: Origin");
     let exposed = headers
         .get("access-control-expose-headers")
         .map(|v| v.to_str().unwrap_or_default().to_lowercase())
@@ -273,49 +262,12 @@ async fn thief() -> (Stolen, String) {
 /// A ChatHub whose `step` (a path) answers `status` with `Location: to`;
 /// every other call succeeds.
 async fn redirecting_chathub(step: &'static str, status: StatusCode, to: String) -> String {
-    let jwt = |exp: i64| {
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::default(),
-            &json!({ "exp": exp }),
-            &jsonwebtoken::EncodingKey::from_secret(b"any"),
-        )
-        .unwrap()
-    };
-    let in_an_hour = || (OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp();
     let redirect = move || {
         let to = to.clone();
         async move { (status, [(header::LOCATION, to)]).into_response() }
     };
-    let ok = |path: &'static str| -> axum::routing::MethodRouter {
-        match path {
-            "/api/company/get-token" => post(move || async move { Json(json!(jwt(in_an_hour()))) }),
-            "/api/company/organization" => {
-                get(|| async { Json(json!([{ "id": 1, "name": "Sales" }])) })
-            }
-            "/api/operator" => {
-                get(|| async { Json(json!([{ "id": 102, "name": "M", "status": 0 }])) })
-            }
-            "/api/operator/get-token" => {
-                post(move || async move { Json(json!(jwt(in_an_hour()))) })
-            }
-            _ => post(|| async { Json(json!(true)) }),
-        }
-    };
-    let mut app = Router::new();
-    for path in [
-        "/api/company/get-token",
-        "/api/company/organization",
-        "/api/operator",
-        "/api/operator/get-token",
-        "/api/operator/validate-token",
-    ] {
-        app = if path == step {
-            let r = redirect.clone();
-            app.route(path, axum::routing::any(r))
-        } else {
-            app.route(path, ok(path))
-        };
-    }
+    let app = mock_chathub(|| jwt(exp_in(3600)), Arc::default(), &[step])
+        .route(step, axum::routing::any(redirect));
     serve(app).await
 }
 
@@ -788,63 +740,22 @@ async fn a_company_token_that_lives_30_seconds_is_used_not_renewed_before_every_
     );
 }
 
-/// A ChatHub whose company tokens carry an `exp` ten minutes in the past
-/// (its clock, or ours, is off), counting logins.
-async fn skewed_chathub() -> (Arc<Mutex<u32>>, String) {
-    let logins: Arc<Mutex<u32>> = Arc::default();
-    let jwt = |exp: i64| {
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::default(),
-            &json!({ "exp": exp }),
-            &jsonwebtoken::EncodingKey::from_secret(b"any"),
-        )
-        .unwrap()
-    };
-    let app = Router::new()
-        .route(
-            "/api/company/get-token",
-            post(move |State(logins): State<Arc<Mutex<u32>>>| async move {
-                *logins.lock().unwrap() += 1;
-                let past =
-                    (OffsetDateTime::now_utc() - time::Duration::minutes(10)).unix_timestamp();
-                Json(json!(jwt(past)))
-            }),
-        )
-        .route(
-            "/api/company/organization",
-            get(|| async {
-                Json(json!([{ "id": 1, "name": "Sales" }, { "id": 2, "name": "Support" }]))
-            }),
-        )
-        .route(
-            "/api/operator",
-            get(|| async { Json(json!([{ "id": 102, "name": "M", "status": 0 }])) }),
-        )
-        .route(
-            "/api/operator/get-token",
-            post(move |_: HeaderMap| async move {
-                Json(json!(jwt((OffsetDateTime::now_utc()
-                    + time::Duration::hours(1))
-                .unix_timestamp())))
-            }),
-        )
-        .route(
-            "/api/operator/validate-token",
-            post(|| async { Json(json!(true)) }),
-        )
-        .with_state(logins.clone());
-    (logins, serve(app).await)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_company_token_already_past_its_exp_by_our_clock_is_used_until_refused() {
-    let (logins, api) = skewed_chathub().await;
+    // A ChatHub whose company tokens carry an `exp` ten minutes in the
+    // past (its clock, or ours, is off).
+    let logins = Arc::new(AtomicU32::new(0));
+    let api = serve(mock_chathub(|| jwt(exp_in(-600)), logins.clone(), &[])).await;
     let server = Server::start(&api, &[]).await;
     for org in ["sales", "support"] {
         let (status, body) = get_token(&server.url(&format!("/api/chathub/token?org={org}"))).await;
         assert_eq!(status, 200, "{body}");
     }
-    assert_eq!(*logins.lock().unwrap(), 1, "a login before every call");
+    assert_eq!(
+        logins.load(Ordering::Relaxed),
+        1,
+        "a login before every call"
+    );
     assert!(server.logs().contains("clocks"), "the skew was not logged");
 }
 
