@@ -173,19 +173,31 @@ fn poll_deadline(
     Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, why)))
 }
 
-/// Polls the idle timer of a connection whose last byte moved at `last`.
-fn poll_idle(
+/// Polls the timer of a wait on the client: `Ready(Err)` once the head
+/// under way is late or no byte has moved for the idle timeout. Reads and
+/// writes share the timer, so both arm the earlier deadline.
+fn poll_wait(
     timer: &mut Option<Pin<Box<Sleep>>>,
     last: Instant,
     idle: Duration,
+    head: &mut HeadClock,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    poll_deadline(
-        timer,
-        after(last, idle),
-        "the client moved no byte for the idle timeout",
-        cx,
-    )
+    let idle_at = after(last, idle);
+    match head.deadline() {
+        Some(head_at) if head_at < idle_at => poll_deadline(
+            timer,
+            head_at,
+            "the request head was not complete within the header-read timeout",
+            cx,
+        ),
+        _ => poll_deadline(
+            timer,
+            idle_at,
+            "the client moved no byte for the idle timeout",
+            cx,
+        ),
+    }
 }
 
 impl<T: AsyncRead> AsyncRead for Guarded<T> {
@@ -206,18 +218,13 @@ impl<T: AsyncRead> AsyncRead for Guarded<T> {
                 Poll::Ready(result)
             }
             Poll::Pending => {
-                let idle = after(*this.last_progress, *this.idle);
-                match this.head.deadline() {
-                    Some(deadline) if deadline < idle => {
-                        ready!(poll_deadline(
-                            this.timer,
-                            deadline,
-                            "the request head was not complete within the header-read timeout",
-                            cx
-                        ))?;
-                    }
-                    _ => ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?,
-                }
+                ready!(poll_wait(
+                    this.timer,
+                    *this.last_progress,
+                    *this.idle,
+                    this.head,
+                    cx
+                ))?;
                 Poll::Pending
             }
         }
@@ -248,7 +255,13 @@ impl<T: AsyncWrite> Guarded<T> {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
+                    ready!(poll_wait(
+                        this.timer,
+                        *this.last_progress,
+                        *this.idle,
+                        this.head,
+                        cx
+                    ))?;
                     return Poll::Pending;
                 }
             }
@@ -273,7 +286,13 @@ impl<T: AsyncWrite> Guarded<T> {
                 Poll::Ready(result)
             }
             Poll::Pending => {
-                ready!(poll_idle(this.timer, *this.last_progress, *this.idle, cx))?;
+                ready!(poll_wait(
+                    this.timer,
+                    *this.last_progress,
+                    *this.idle,
+                    this.head,
+                    cx
+                ))?;
                 Poll::Pending
             }
         }
