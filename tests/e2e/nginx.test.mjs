@@ -127,7 +127,7 @@ try {
       CHATHUB_RATE_LIMIT: "1/h",
       CHATHUB_RATE_LIMIT_BURST: String(BURST),
       CHATHUB_BIND: `127.0.0.1:${port}`,
-      CHATHUB_SHUTDOWN_DELAY: "3s",
+      CHATHUB_SHUTDOWN_DELAY: "5s",
     });
   const replicas = replicaPorts.map(replica);
   processes.push(...replicas);
@@ -245,7 +245,7 @@ ${conf.replace(/^(?=.)/gm, "    ")}
   assert((await direct(replicaPorts[1], "/readyz")).status === 200, "the remaining replica is not ready");
   assert(staying.child.exitCode === null, "the remaining replica exited");
   step(
-    `SIGTERM under load: ${requests} requests, statuses ${JSON.stringify(statuses)}, no error; /readyz 503 during the drain; exited 0 after ${(stoppedIn / 1000).toFixed(1)} s (drain delay 3 s)`,
+    `SIGTERM under load: ${requests} requests, statuses ${JSON.stringify(statuses)}, no error; /readyz 503 during the drain; exited 0 after ${(stoppedIn / 1000).toFixed(1)} s (drain delay 5 s)`,
   );
   auth.close();
 } catch (e) {
