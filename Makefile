@@ -7,7 +7,7 @@ WASM_BUILD := target/$(WASM_TARGET)/wasm/chathub_loader.wasm
 export TEST_PORT ?= 8787
 PORT ?= 8080
 
-.PHONY: setup pkg test demo bench lint host-test browser-test pkg-test e2e-test size \
+.PHONY: setup pkg test demo bench lint host-test nginx-test browser-test pkg-test e2e-test size \
   browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \
   test-server smoke-test examples-test screenshots
 
@@ -56,7 +56,7 @@ pkg: setup
 
 ## make test: every check and test of both crates, stage by stage, each
 ## timed (the times are printed at the end and kept in target/stage-times.txt).
-TEST_STAGES := setup lint host-test browser-test pkg pkg-test e2e-test examples-test smoke-test
+TEST_STAGES := setup lint host-test nginx-test browser-test pkg pkg-test e2e-test examples-test smoke-test
 test:
 	@mkdir -p target; : > target/stage-times.txt; all=$$SECONDS; \
 	report() { echo "make test: stage times (s)"; sed 's/^/  /' target/stage-times.txt; }; \
@@ -78,11 +78,21 @@ lint:
 	@# The shipped build (no_std, its own panic handler): the library only,
 	@# as the test targets link std.
 	cargo clippy -p chathub-loader --target $(WASM_TARGET) --features ship --lib -- -D warnings
+	@# The token server with the dev feature (dev mode, the fake ChatHub,
+	@# every test) and as a production build leaves it (no dev code).
+	cargo clippy -p chathub-token-server --all-targets --features dev -- -D warnings
 	cargo clippy -p chathub-token-server --all-targets -- -D warnings
 
 host-test:
 	cargo test -p chathub-loader
-	cargo test -p chathub-token-server
+	cargo test -p chathub-token-server --features dev
+
+## The token server as server/README.md runs it in production: Debian's
+## nginx with server/deploy/nginx.conf in front of two replicas (rate limit
+## per visitor, one replica stopped under load, health endpoints).
+nginx-test: setup
+	cargo build -p chathub-token-server --features dev
+	node tests/e2e/nginx.test.mjs
 
 ## Browser tests: the wasm-bindgen suite (tests/browser_*.rs) against a real
 ## local HTTP server (tests/server/test-server.mjs, started once for the
@@ -124,7 +134,7 @@ pkg-test: pkg
 ## the package under strict page policies (CSP nonce, Trusted Types, SRI,
 ## no WebAssembly).
 e2e-test: pkg
-	cargo build -p chathub-token-server
+	cargo build -p chathub-token-server --features dev
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
@@ -135,7 +145,7 @@ e2e-test: pkg
 ## driven in headless Chromium against the dev token server; the static
 ## example (www/examples/static, auto.js tags, no bundler) too.
 examples-test: pkg
-	cargo build -p chathub-token-server
+	cargo build -p chathub-token-server --features dev
 	node tests/e2e/examples.test.mjs
 	node tests/e2e/static-example.test.mjs
 
@@ -144,21 +154,21 @@ examples-test: pkg
 ## plain-JS entries (adapters, the Angular service, fallback.js, auto.js)
 ## in Chromium, Firefox ESR and WebKitGTK the same way.
 smoke-test: pkg
-	cargo build -p chathub-token-server
+	cargo build -p chathub-token-server --features dev
 	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/smoke-webdriver.mjs firefox webkit
 	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/entries.test.mjs chromium firefox webkit
 
 ## make screenshots: retakes the README's screenshots of the demo page
 ## (loading, ready, fallback) into www/screenshots/ (scripts/screenshots.mjs).
 screenshots: pkg
-	cargo build -p chathub-token-server
+	cargo build -p chathub-token-server --features dev
 	node scripts/screenshots.mjs
 
 ## make demo: the whole thing on one machine, offline, at http://127.0.0.1:$(PORT)/
 demo: pkg
-	cargo run -p chathub-token-server --release -- dev --port $(PORT)
+	cargo run -p chathub-token-server --release --features dev -- dev --port $(PORT)
 
 ## make bench: size, page cost, memory, requests and server throughput
 bench: pkg
-	cargo build -p chathub-token-server --release
+	cargo build -p chathub-token-server --release --features dev
 	node bench/run.mjs

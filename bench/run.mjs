@@ -864,7 +864,7 @@ async function serverThroughput() {
     const b = spawnSync("cargo", ["build", "-q", "-p", "chathub-token-server", "--release", "--example", "bench_baseline"], { cwd: ROOT, stdio: "inherit" });
     if (b.status !== 0) throw new Error("cargo build of the bench_baseline example failed");
   }
-  if (!fs.existsSync(bin)) throw new Error(`${bin} missing (cargo build -p chathub-token-server --release)`);
+  if (!fs.existsSync(bin)) throw new Error(`${bin} missing (cargo build -p chathub-token-server --release --features dev)`);
   const which = spawnSync("wrk", ["--version"], { encoding: "utf8" });
   if (which.error) throw new Error("wrk is not installed (apt-get install wrk)");
 
@@ -883,7 +883,18 @@ async function serverThroughput() {
     await waitHttp(`${origin}/healthz`);
     const warm = await (await waitHttp(`${origin}/api/chathub/token`)).text(); // fills the cache
     const bodyBytes = Buffer.byteLength(warm);
-    const stats = async () => (await (await fetch(`${origin}/dev/admin/stats`)).json()).get_token || 0;
+    // One retry: spawnSync(wrk) blocks this event loop for the whole run, so
+    // the pooled connection may have been closed by the server's keep-alive
+    // idle timeout (CHATHUB_IDLE_TIMEOUT, 60 s) without fetch noticing.
+    const stats = async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return (await (await fetch(`${origin}/dev/admin/stats`)).json()).get_token || 0;
+        } catch (e) {
+          if (attempt > 0) throw e;
+        }
+      }
+    };
     // the baseline: bare axum, fixed body of the same size, up at the same time
     const bport = await freePort();
     const base = spawn(baselineBin, [String(bport), String(bodyBytes)], { stdio: ["ignore", "ignore", "inherit"] });

@@ -173,7 +173,7 @@ const diff = (after, before) => Object.fromEntries(Object.keys(after).map((k) =>
 /// Runs both phases; returns the figures for results.json and details.
 export async function serverFault({ root, out, log, freePort, waitHttp, stop }) {
   const bin = process.env.CHATHUB_SERVER_BIN || path.join(root, "target/release/chathub-token-server");
-  if (!fs.existsSync(bin)) throw new Error(`${bin} missing (cargo build -p chathub-token-server --release)`);
+  if (!fs.existsSync(bin)) throw new Error(`${bin} missing (cargo build -p chathub-token-server --release --features dev)`);
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const logFile = fs.openSync(path.join(out, "server-fault.log"), "w");

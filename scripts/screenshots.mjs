@@ -11,7 +11,7 @@
 //
 // Each shot waits for states (the page's #state and #backend outputs, the
 // element it is about), never for a fixed time. Needs `make pkg` and `cargo build
-// -p chathub-token-server` first (the Makefile's screenshots target does both).
+// -p chathub-token-server --features dev` first (the Makefile's screenshots target does both).
 
 import { mkdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";

@@ -77,3 +77,22 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# ---------------------------------------------------------------- test tools
+# Test tools: only `make test` needs these (not `make demo` or `make pkg`).
+# nginx runs in front of two token-server replicas in tests/e2e/nginx.test.mjs,
+# as its own process with a temporary config; the distribution's service is
+# not used (stopped where the package started it).
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "setup: installing nginx (apt, test tools)"
+  install_nginx() {
+    # Waits for another apt run to finish instead of failing on its lock.
+    $sudo_cmd apt-get -o DPkg::Lock::Timeout=300 update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=300 \
+      install -y -qq --no-install-recommends nginx >/dev/null
+    if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+      $sudo_cmd systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
+  }
+  timed "nginx" install_nginx
+fi

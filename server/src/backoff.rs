@@ -74,6 +74,11 @@ impl Backoff {
             .filter(|left| !left.is_zero())
     }
 
+    /// The end of the current window, if one was opened.
+    pub fn until(&self) -> Option<Instant> {
+        self.until
+    }
+
     /// Failures in a row so far.
     pub fn failures(&self) -> u32 {
         self.failures

@@ -10,10 +10,13 @@
 //!   window**; a request with nothing usable cached gets
 //!   [`TokenError::Backoff`] at once in between.
 //!
-//! Timing runs on tokio's clock ([`tokio::time::Instant`]), so tests drive it
-//! with paused time; a token's wall-clock expiry becomes an instant once,
-//! when it is stored. Only configured organisations have a slot: the map is
-//! built at start-up and never grows.
+//! What a request gets is decided by [`crate::decision::decide`], a pure
+//! function of the org's slot and the time; this module carries it out.
+//! Timers run on tokio's clock ([`tokio::time::Instant`]), so tests drive
+//! them with paused time; whether a token may still be handed out is also
+//! checked against the wall clock (tokio's clock stops while the host
+//! sleeps). Only configured organisations have a slot: the map is built at
+//! start-up and never grows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -26,13 +29,12 @@ use tokio::time::Instant;
 
 use crate::backoff::Backoff;
 use crate::config::{Config, ConfigError};
+use crate::decision::{self, Decision, InFlight, Now, SlotState, TokenTimes};
 use crate::issuer::{IssuedToken, Issuer};
 use crate::metrics::{CacheCounters, CacheOutcome, Metrics};
 use crate::schedule;
 use crate::upstream::UpstreamError;
 
-/// When to ask again while an attempt is under way right now.
-const STALE_RETRY: Duration = Duration::from_secs(1);
 /// Timer offsets are capped here (tokens live at most 24 h).
 const MAX_HORIZON: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
@@ -103,13 +105,11 @@ pub struct Served {
 
 type Flight = Shared<BoxFuture<'static, Result<Arc<IssuedToken>, UpstreamError>>>;
 
-/// A stored token and its timeline on tokio's clock.
+/// A stored token, its expiry on both clocks and its renewal time.
 struct Cached {
     token: Arc<IssuedToken>,
-    fresh_until: Instant,
+    times: TokenTimes,
     renew_at: Instant,
-    usable_until: Instant,
-    expires: Instant,
 }
 
 impl Cached {
@@ -126,24 +126,49 @@ impl Cached {
         );
         let at = |d: Duration| now + d.min(MAX_HORIZON);
         Cached {
-            fresh_until: at(plan.fresh_for),
+            times: TokenTimes {
+                expires: at(plan.expires_in),
+                expires_at: token.expires_at,
+                fresh_margin: plan.expires_in.saturating_sub(plan.fresh_for),
+                usable_margin: plan.expires_in.saturating_sub(plan.usable_for),
+            },
             renew_at: at(plan.renew_in),
-            usable_until: at(plan.usable_for),
-            expires: at(plan.expires_in),
             token,
         }
+    }
+
+    /// Still worth keeping alive with background renewals at `now`.
+    fn usable(&self, now: Now) -> bool {
+        self.times.left(now) > self.times.usable_margin
     }
 }
 
 struct Slot {
     current: Option<Cached>,
-    in_flight: Option<Flight>,
+    /// The flow under way and the generation it started in.
+    in_flight: Option<(Flight, u64)>,
     backoff: Backoff,
     last_error: Option<UpstreamError>,
     /// The scheduled background renewal.
     timer: Option<AbortHandle>,
     /// Bumped by [`TokenCache::clear`]: flights started before it are not stored.
     generation: u64,
+}
+
+impl Slot {
+    /// What [`decision::decide`] looks at.
+    fn state(&self) -> SlotState {
+        SlotState {
+            token: self.current.as_ref().map(|c| c.times),
+            in_flight: match &self.in_flight {
+                None => InFlight::No,
+                Some((_, generation)) if *generation == self.generation => InFlight::Current,
+                Some(_) => InFlight::Cleared,
+            },
+            failures: self.backoff.failures(),
+            backoff_until: self.backoff.until(),
+        }
+    }
 }
 
 struct Org {
@@ -246,56 +271,54 @@ impl TokenCache {
         let Some(org) = self.inner.orgs.get(key) else {
             return Err(TokenError::UnknownOrg);
         };
-        let flight = {
-            let mut slot = lock(&org.slot);
-            let now = Instant::now();
-            if let Some(cached) = &slot.current {
-                if now < cached.fresh_until {
-                    org.counters.record(CacheOutcome::Hit);
-                    return Ok(Served {
-                        token: cached.token.clone(),
-                        retry_after: None,
-                    });
-                }
-                if now < cached.usable_until {
-                    let token = cached.token.clone();
-                    let retry_after = match slot.backoff.remaining(now) {
-                        Some(wait) => wait,
-                        None => {
-                            if slot.in_flight.is_none() {
-                                // The background renewal did not run (or not yet): start it,
-                                // but serve what still works without waiting.
-                                drop(self.inner.start(key, &mut slot, false));
-                            }
-                            STALE_RETRY
+        let flight = loop {
+            let cleared = {
+                let mut slot = lock(&org.slot);
+                let now = Now::read();
+                let decision = decision::decide(&slot.state(), now);
+                let cached = slot.current.as_ref().map(|c| c.token.clone());
+                match (decision, cached) {
+                    (Decision::Fresh, Some(token)) => {
+                        org.counters.record(CacheOutcome::Hit);
+                        return Ok(Served {
+                            token,
+                            retry_after: None,
+                        });
+                    }
+                    (Decision::Stale { retry_after, renew }, Some(token)) => {
+                        if renew {
+                            // The background renewal did not run (or not yet): start it,
+                            // but serve what still works without waiting.
+                            drop(self.inner.start(key, &mut slot, false));
                         }
-                    };
-                    org.counters.record(CacheOutcome::Stale);
-                    return Ok(Served {
-                        token,
-                        retry_after: Some(retry_after),
-                    });
+                        org.counters.record(CacheOutcome::Stale);
+                        return Ok(Served {
+                            token,
+                            retry_after: Some(retry_after),
+                        });
+                    }
+                    (Decision::FailFast { retry_after }, _) => {
+                        org.counters.record(CacheOutcome::FailFast);
+                        return Err(TokenError::Backoff {
+                            last: slot.last_error.clone().unwrap_or(UpstreamError::Internal),
+                            retry_after,
+                        });
+                    }
+                    (Decision::AwaitCleared, _) => match &slot.in_flight {
+                        Some((flight, _)) => flight.clone(),
+                        None => continue,
+                    },
+                    // Join, Start (Fresh and Stale always come with a token).
+                    _ => match &slot.in_flight {
+                        Some((flight, _)) => break flight.clone(),
+                        None => break self.inner.start(key, &mut slot, false),
+                    },
                 }
-            }
-            // Inside a failing streak, a request does not wait for the
-            // next attempt either: it would only pile up (for as long as
-            // ChatHub hangs) behind a flow that probably fails too.
-            let wait = match (&slot.in_flight, slot.backoff.failures()) {
-                (Some(_), failures) if failures > 0 => Some(STALE_RETRY),
-                (Some(_), _) => None,
-                (None, _) => slot.backoff.remaining(now),
             };
-            if let Some(retry_after) = wait {
-                org.counters.record(CacheOutcome::FailFast);
-                return Err(TokenError::Backoff {
-                    last: slot.last_error.clone().unwrap_or(UpstreamError::Internal),
-                    retry_after,
-                });
-            }
-            match &slot.in_flight {
-                Some(flight) => flight.clone(),
-                None => self.inner.start(key, &mut slot, false),
-            }
+            // A flow from before `clear` is still under way: its token is
+            // not for this request, and a second flow must not run beside
+            // it. Wait for its end, then decide again.
+            let _ = cleared.await;
         };
         org.counters.record(CacheOutcome::Miss);
         match flight.await {
@@ -314,13 +337,14 @@ impl TokenCache {
     }
 
     /// Forgets every cached token and backoff (the next request runs the
-    /// flow again). A flow under way finishes, but its token is not stored.
+    /// flow again). A flow under way finishes, but its token is not stored;
+    /// requests meanwhile wait for its end and then start the next one, so
+    /// an org never has two flows at once.
     pub fn clear(&self) {
         for org in self.inner.orgs.values() {
             let mut slot = lock(&org.slot);
             slot.generation += 1;
             slot.current = None;
-            slot.in_flight = None;
             slot.backoff.succeed();
             slot.last_error = None;
             if let Some(timer) = slot.timer.take() {
@@ -343,14 +367,17 @@ impl TokenCache {
     /// Sets the per-org gauges (seconds left on the token, seconds of
     /// backoff left) to their current values; call before rendering metrics.
     pub fn update_gauges(&self) {
-        let now = Instant::now();
+        let now = Now::read();
         for (key, org) in &self.inner.orgs {
             let slot = lock(&org.slot);
             let left = slot
                 .current
                 .as_ref()
-                .map_or(Duration::ZERO, |c| c.expires.saturating_duration_since(now));
-            let backoff = slot.backoff.remaining(now).unwrap_or(Duration::ZERO);
+                .map_or(Duration::ZERO, |c| c.times.left(now));
+            let backoff = slot
+                .backoff
+                .remaining(now.instant)
+                .unwrap_or(Duration::ZERO);
             self.inner
                 .metrics
                 .org_gauges(key, left.as_secs_f64(), backoff.as_secs_f64());
@@ -377,7 +404,7 @@ impl Inner {
         let flight = async move { task.await.unwrap_or(Err(UpstreamError::Internal)) }
             .boxed()
             .shared();
-        slot.in_flight = Some(flight.clone());
+        slot.in_flight = Some((flight.clone(), slot.generation));
         flight
     }
 
@@ -393,10 +420,16 @@ impl Inner {
             return;
         };
         let mut slot = lock(&org.slot);
-        if slot.generation != generation {
-            return;
+        if slot
+            .in_flight
+            .as_ref()
+            .is_some_and(|(_, g)| *g == generation)
+        {
+            slot.in_flight = None;
         }
-        slot.in_flight = None;
+        if slot.generation != generation {
+            return; // started before `clear`: not stored
+        }
         self.metrics.renewal(key, background, result.is_ok());
         let now = Instant::now();
         match result {
@@ -421,7 +454,11 @@ impl Inner {
                 slot.last_error = Some(error);
                 let next = now + window.min(MAX_HORIZON);
                 // Keep retrying in the background while there is a token to keep alive.
-                if slot.current.as_ref().is_some_and(|c| next < c.usable_until) {
+                let usable_then = Now {
+                    instant: next,
+                    wall: OffsetDateTime::now_utc() + window,
+                };
+                if slot.current.as_ref().is_some_and(|c| c.usable(usable_then)) {
                     self.schedule(key, &mut slot, next);
                 }
             }
@@ -461,7 +498,7 @@ impl Inner {
         let Some(cached) = &slot.current else {
             return;
         };
-        if now >= cached.usable_until {
+        if !cached.usable(Now::read()) {
             return; // nothing left to keep alive: the next request starts a flow
         }
         let renew_at = cached.renew_at;

@@ -99,7 +99,7 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RenewalPolicy {
     /// Share of a token's lifetime after which it is renewed in the
-    /// background (0.5 to 0.95).
+    /// background (0.5 to 0.7; see [`crate::schedule`] for why not later).
     pub refresh_ahead: f64,
     /// While renewal fails, a cached token is still served while it has at
     /// least this long left, or 10 % of its lifetime when that is shorter.
@@ -112,10 +112,10 @@ pub struct RenewalPolicy {
 }
 
 impl Default for RenewalPolicy {
-    /// Renew at 75 %, serve while 60 s (or 10 %) are left, back off 1 s doubling to 60 s.
+    /// Renew at 70 %, serve while 60 s (or 10 %) are left, back off 1 s doubling to 60 s.
     fn default() -> Self {
         RenewalPolicy {
-            refresh_ahead: 0.75,
+            refresh_ahead: 0.70,
             min_left: Duration::from_secs(60),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
@@ -123,14 +123,30 @@ impl Default for RenewalPolicy {
     }
 }
 
+/// The earliest accepted `refresh_ahead`.
+pub const MIN_REFRESH_AHEAD: f64 = 0.5;
+/// The latest accepted `refresh_ahead`: a token stops being handed out with
+/// a quarter of its lifetime left (the loader refreshes 20 % before expiry
+/// and must then get a new one), and its renewal starts early enough to be
+/// done by then (a lead of up to 5 % of the lifetime). A later share would
+/// never take effect.
+pub const MAX_REFRESH_AHEAD: f64 = 0.7;
+
+fn percent(share: f64) -> String {
+    format!("{}%", (share * 1000.0).round() / 10.0)
+}
+
 impl RenewalPolicy {
     /// Checks the values against each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(0.5..=0.95).contains(&self.refresh_ahead) {
+        if !(MIN_REFRESH_AHEAD..=MAX_REFRESH_AHEAD).contains(&self.refresh_ahead) {
             return Err(ConfigError::new(
                 "CHATHUB_REFRESH_AHEAD (--refresh-ahead)",
-                "is out of range",
-                "use a share of the token lifetime between 50% and 95%, e.g. 75%",
+                format!(
+                    "is {}, out of range (a token stops being handed out once three quarters of its lifetime have passed, and its renewal must be done before that)",
+                    percent(self.refresh_ahead)
+                ),
+                "use a share of the token lifetime between 50% and 70%, e.g. 70%",
             ));
         }
         if self.backoff_initial.is_zero() {
@@ -207,55 +223,128 @@ fn missing_orgs() -> ConfigError {
     )
 }
 
+/// Why a single value was refused: what is wrong with it and how to fix
+/// it. The value parsers below return it; whoever knows which setting the
+/// value belongs to turns it into a [`ConfigError`] ([`ValueError::setting`]),
+/// so a parser does not repeat its setting's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}; {fix}")]
+pub struct ValueError {
+    /// What is wrong, naming the value (`has an invalid duration `soon``).
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl ValueError {
+    /// A new refusal.
+    pub fn new(problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ValueError {
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// The same refusal as a [`ConfigError`] about `setting`.
+    pub fn setting(self, setting: impl Into<String>) -> ConfigError {
+        ConfigError::new(setting, self.problem, self.fix)
+    }
+}
+
 /// Checks that `url` is an absolute http(s) URL.
 pub fn validate_api_url(url: &str) -> Result<(), ConfigError> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => Ok(()),
-        _ => Err(ConfigError::new(
-            "CHATHUB_API_URL (--api-url)",
-            "is not an absolute http(s) URL",
+    api_url(url)
+        .map(drop)
+        .map_err(|e| e.setting("CHATHUB_API_URL (--api-url)"))
+}
+
+/// An absolute http(s) URL without credentials in it (the ChatHub API base).
+pub fn api_url(value: &str) -> Result<String, ValueError> {
+    match reqwest::Url::parse(value.trim()) {
+        Ok(u)
+            if (u.scheme() == "https" || u.scheme() == "http")
+                && u.host().is_some()
+                && u.username().is_empty()
+                && u.password().is_none() =>
+        {
+            Ok(value.trim().trim_end_matches('/').to_owned())
+        }
+        _ => Err(ValueError::new(
+            "is not an absolute http(s) URL without user or password",
             format!("use the ChatHub API base, e.g. {DEFAULT_API_URL}"),
         )),
     }
 }
 
+/// A `KEY=VALUE` entry, split; refusals say how to write one (`fix`).
+fn entry<'a>(
+    entry: &'a str,
+    fix: &'static str,
+) -> Result<(&'a str, &'a str, impl Fn(&str) -> ValueError + 'a), ValueError> {
+    let entry = entry.trim();
+    let invalid = move |problem: &str| {
+        ValueError::new(format!("has an invalid entry `{entry}` ({problem})"), fix)
+    };
+    let (key, value) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
+    Ok((key.trim(), value, invalid))
+}
+
+/// One org entry: `sales=name:Sales` or `support=id:42`.
+pub fn org_entry(text: &str) -> Result<(String, OrgSelector), ValueError> {
+    let (key, selector, invalid) = entry(
+        text,
+        "write entries as KEY=id:ID or KEY=name:NAME, e.g. sales=name:Sales",
+    )?;
+    if !is_valid_key(key) {
+        return Err(invalid("the key must be 1-64 letters, digits, `-` or `_`"));
+    }
+    let selector = if let Some(id) = selector.strip_prefix("id:") {
+        OrgSelector::Id(id.trim().to_owned())
+    } else if let Some(name) = selector.strip_prefix("name:") {
+        OrgSelector::Name(name.trim().to_owned())
+    } else {
+        return Err(invalid("the value must start with `id:` or `name:`"));
+    };
+    if matches!(&selector, OrgSelector::Id(v) | OrgSelector::Name(v) if v.is_empty()) {
+        return Err(invalid("empty id or name"));
+    }
+    Ok((key.to_owned(), selector))
+}
+
+/// Each non-empty entry through `parse`; a refusal names `setting`.
+fn parse_all<T>(
+    entries: &[String],
+    parse: fn(&str) -> Result<T, ValueError>,
+    setting: &str,
+) -> Result<Vec<T>, ConfigError> {
+    entries
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| parse(e).map_err(|e| e.setting(setting)))
+        .collect()
+}
+
 /// Parses org entries such as `sales=name:Sales` or `support=id:42`.
 pub fn parse_orgs(entries: &[String]) -> Result<BTreeMap<String, OrgConfig>, ConfigError> {
+    orgs_from(parse_all(entries, org_entry, "CHATHUB_ORGS (--org)")?)
+}
+
+/// The org map from parsed entries: each key once, at least one.
+pub fn orgs_from(
+    entries: Vec<(String, OrgSelector)>,
+) -> Result<BTreeMap<String, OrgConfig>, ConfigError> {
     let mut orgs = BTreeMap::new();
-    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        let invalid = |problem: &str| {
-            ConfigError::new(
+    for (key, selector) in entries {
+        let org = OrgConfig {
+            selector,
+            operator_id: None,
+        };
+        if orgs.insert(key.clone(), org).is_some() {
+            return Err(ConfigError::new(
                 "CHATHUB_ORGS (--org)",
-                format!("has an invalid entry `{entry}` ({problem})"),
-                "write entries as KEY=id:ID or KEY=name:NAME, e.g. sales=name:Sales",
-            )
-        };
-        let (key, selector) = entry.split_once('=').ok_or_else(|| invalid("no `=`"))?;
-        let key = key.trim();
-        if !is_valid_key(key) {
-            return Err(invalid("the key must be 1-64 letters, digits, `-` or `_`"));
-        }
-        let selector = if let Some(id) = selector.strip_prefix("id:") {
-            OrgSelector::Id(id.trim().to_owned())
-        } else if let Some(name) = selector.strip_prefix("name:") {
-            OrgSelector::Name(name.trim().to_owned())
-        } else {
-            return Err(invalid("the value must start with `id:` or `name:`"));
-        };
-        if matches!(&selector, OrgSelector::Id(v) | OrgSelector::Name(v) if v.is_empty()) {
-            return Err(invalid("empty id or name"));
-        }
-        if orgs
-            .insert(
-                key.to_owned(),
-                OrgConfig {
-                    selector,
-                    operator_id: None,
-                },
-            )
-            .is_some()
-        {
-            return Err(invalid("the key appears twice"));
+                format!("names the key `{key}` twice"),
+                "give each organisation its own key",
+            ));
         }
     }
     if orgs.is_empty() {
@@ -264,30 +353,39 @@ pub fn parse_orgs(entries: &[String]) -> Result<BTreeMap<String, OrgConfig>, Con
     Ok(orgs)
 }
 
+/// One operator entry: `sales=17`.
+pub fn operator_entry(text: &str) -> Result<(String, String), ValueError> {
+    let (key, id, invalid) = entry(text, "write entries as ORG_KEY=OPERATOR_ID, e.g. sales=17")?;
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(invalid("empty operator id"));
+    }
+    Ok((key.to_owned(), id.to_owned()))
+}
+
 /// Applies operator entries such as `sales=17` to parsed orgs.
 pub fn apply_operators(
     orgs: &mut BTreeMap<String, OrgConfig>,
     entries: &[String],
 ) -> Result<(), ConfigError> {
-    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        let invalid = |problem: String| {
+    let parsed = parse_all(entries, operator_entry, "CHATHUB_OPERATORS (--operator)")?;
+    set_operators(orgs, parsed)
+}
+
+/// Sets each org's operator from parsed `(org key, operator id)` entries.
+pub fn set_operators(
+    orgs: &mut BTreeMap<String, OrgConfig>,
+    entries: Vec<(String, String)>,
+) -> Result<(), ConfigError> {
+    for (key, id) in entries {
+        let org = orgs.get_mut(&key).ok_or_else(|| {
             ConfigError::new(
                 "CHATHUB_OPERATORS (--operator)",
-                format!("has an invalid entry `{entry}` ({problem})"),
-                "write entries as ORG_KEY=OPERATOR_ID, e.g. sales=17",
+                format!("names `{key}`, which is not in CHATHUB_ORGS"),
+                "write entries as ORG_KEY=OPERATOR_ID for configured orgs, e.g. sales=17",
             )
-        };
-        let (key, id) = entry
-            .split_once('=')
-            .ok_or_else(|| invalid("no `=`".into()))?;
-        let id = id.trim();
-        if id.is_empty() {
-            return Err(invalid("empty operator id".into()));
-        }
-        let org = orgs
-            .get_mut(key.trim())
-            .ok_or_else(|| invalid(format!("`{}` is not in CHATHUB_ORGS", key.trim())))?;
-        org.operator_id = Some(id.to_owned());
+        })?;
+        org.operator_id = Some(id);
     }
     Ok(())
 }
@@ -301,66 +399,118 @@ pub fn is_valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Parses `90`, `90s`, `15m`, `1h` or `1d` into a duration.
-pub fn parse_duration(setting: &str, value: &str) -> Result<Duration, ConfigError> {
+/// Parses `90`, `90s`, `250ms`, `15m`, `1h` or `1d` into a duration.
+pub fn duration(value: &str) -> Result<Duration, ValueError> {
     let v = value.trim();
     let (digits, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => v.split_at(i),
         None => (v, "s"),
     };
     let factor = match unit {
-        "ms" => 0,
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => u64::MAX,
+        "ms" => Some(0),
+        "s" => Some(1),
+        "m" => Some(60),
+        "h" => Some(3600),
+        "d" => Some(86_400),
+        _ => None,
     };
-    let n: Option<u64> = digits.parse().ok();
-    match (n, factor) {
-        (Some(n), 0) => Ok(Duration::from_millis(n)),
-        (Some(n), f) if f != u64::MAX => n
-            .checked_mul(f)
-            .map(Duration::from_secs)
-            .ok_or_else(|| bad_duration(setting, value)),
-        _ => Err(bad_duration(setting, value)),
+    let parsed = match (digits.parse::<u64>().ok(), factor) {
+        (Some(n), Some(0)) => Some(Duration::from_millis(n)),
+        (Some(n), Some(f)) => n.checked_mul(f).map(Duration::from_secs),
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        ValueError::new(
+            format!("has an invalid duration `{value}`"),
+            "write a number with an optional unit: ms, s, m, h or d (e.g. 90s, 15m, 1h)",
+        )
+    })
+}
+
+/// A duration that is not zero.
+pub fn positive_duration(value: &str) -> Result<Duration, ValueError> {
+    match duration(value)? {
+        d if d.is_zero() => Err(ValueError::new("is zero", "use a duration such as 10s")),
+        d => Ok(d),
     }
 }
 
-fn bad_duration(setting: &str, value: &str) -> ConfigError {
-    ConfigError::new(
-        setting,
-        format!("has an invalid duration `{value}`"),
-        "write a number with an optional unit: ms, s, m, h or d (e.g. 90s, 15m, 1h)",
-    )
+/// The longest connection or request timeout accepted (a day).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A timeout: more than zero, at most [`MAX_TIMEOUT`].
+pub fn timeout(value: &str) -> Result<Duration, ValueError> {
+    at_most_a_day(positive_duration(value)?, value)
 }
 
-/// Parses a share of a lifetime: `75%` or `0.75`.
-pub fn parse_share(setting: &str, value: &str) -> Result<f64, ConfigError> {
+/// `d` (parsed from `value`) if it is at most [`MAX_TIMEOUT`].
+fn at_most_a_day(d: Duration, value: &str) -> Result<Duration, ValueError> {
+    if d > MAX_TIMEOUT {
+        return Err(ValueError::new(
+            format!("is longer than a day `{value}`"),
+            "use a duration such as 10s",
+        ));
+    }
+    Ok(d)
+}
+
+/// A delay: zero or more, at most [`MAX_TIMEOUT`].
+pub fn delay(value: &str) -> Result<Duration, ValueError> {
+    at_most_a_day(duration(value)?, value)
+}
+
+/// Parses `90s`-style durations for a named setting (see [`duration`]).
+pub fn parse_duration(setting: &str, value: &str) -> Result<Duration, ConfigError> {
+    duration(value).map_err(|e| e.setting(setting))
+}
+
+/// A share of a lifetime: `70%` or `0.7`.
+pub fn share(value: &str) -> Result<f64, ValueError> {
     let v = value.trim();
     let parsed = match v.strip_suffix('%') {
         Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
         None => v.parse::<f64>().ok(),
     };
     parsed.filter(|x| x.is_finite()).ok_or_else(|| {
-        ConfigError::new(
-            setting,
+        ValueError::new(
             format!("has an invalid share `{value}`"),
-            "write a percentage or a fraction, e.g. 75% or 0.75",
+            "write a percentage or a fraction, e.g. 70% or 0.7",
         )
     })
 }
 
-/// Parses a request rate such as `10/s`, `600/m` or `off` into the interval
-/// after which one more request is allowed (`None`: no limit).
-pub fn parse_rate(setting: &str, value: &str) -> Result<Option<Duration>, ConfigError> {
+/// A positive whole number.
+pub fn count(value: &str) -> Result<u32, ValueError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            ValueError::new(
+                format!("is not a positive whole number `{value}`"),
+                "write a number such as 50",
+            )
+        })
+}
+
+/// A per-client request rate, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// No limit.
+    Off,
+    /// One more request is allowed per this period (100 ms is 10/s).
+    Every(Duration),
+}
+
+/// Parses a request rate such as `10/s`, `600/m`, `1000/h` or `off`.
+pub fn rate(value: &str) -> Result<Rate, ValueError> {
     let v = value.trim();
     if v.eq_ignore_ascii_case("off") {
-        return Ok(None);
+        return Ok(Rate::Off);
     }
     let bad = || {
-        ConfigError::new(
-            setting,
+        ValueError::new(
             format!("has an invalid rate `{value}`"),
             "write requests per second, minute or hour (10/s, 600/m, 1000/h), or off",
         )
@@ -373,32 +523,73 @@ pub fn parse_rate(setting: &str, value: &str) -> Result<Option<Duration>, Config
         "h" => Duration::from_secs(3600),
         _ => return Err(bad()),
     };
-    let period = per / n;
-    if period.is_zero() {
-        return Err(bad());
+    match per / n {
+        period if period.is_zero() => Err(bad()),
+        period => Ok(Rate::Every(period)),
     }
-    Ok(Some(period))
 }
 
-/// Parses a list of allowed CORS origins (`https://shop.example.com`).
+/// A header name (`x-forwarded-for`).
+pub fn header_name(value: &str) -> Result<axum::http::HeaderName, ValueError> {
+    axum::http::HeaderName::try_from(value.trim()).map_err(|_| {
+        ValueError::new(
+            format!("is not a valid header name `{value}`"),
+            "use a header name such as x-forwarded-for",
+        )
+    })
+}
+
+/// An `IP:PORT` socket address.
+pub fn socket_addr(value: &str) -> Result<std::net::SocketAddr, ValueError> {
+    value.trim().parse().map_err(|_| {
+        ValueError::new(
+            format!("is not an address `{value}`"),
+            "use IP:PORT, e.g. 127.0.0.1:8080",
+        )
+    })
+}
+
+/// One allowed CORS origin, normalised to what a browser sends in
+/// `Origin`: lower-case scheme and host (IDN hosts in punycode), no default
+/// port, no trailing slash. `https://Shop.example.com:443/` becomes
+/// `https://shop.example.com`; a browser never sends the first form, so
+/// stored verbatim it would never match.
+pub fn origin(value: &str) -> Result<String, ValueError> {
+    let entry = value.trim();
+    let refuse = |why: &str| {
+        ValueError::new(
+            format!("has an invalid origin `{entry}` ({why})"),
+            "write origins as scheme://host[:port], e.g. https://shop.example.com",
+        )
+    };
+    if entry == "*" {
+        return Err(refuse(
+            "a wildcard cannot be combined with credentials; list each origin",
+        ));
+    }
+    let url = reqwest::Url::parse(entry).map_err(|_| refuse("not a URL"))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(refuse("the scheme must be http or https"));
+    }
+    if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("it needs a host and no user or password"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("an origin has no path, query or fragment"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Parses a list of allowed CORS origins (see [`origin`]); duplicates
+/// after normalisation are dropped.
 pub fn parse_origins(entries: &[String]) -> Result<Vec<String>, ConfigError> {
-    let mut out = Vec::new();
-    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        let ok = reqwest::Url::parse(entry).ok().filter(|u| {
-            (u.scheme() == "https" || u.scheme() == "http")
-                && u.host().is_some()
-                && u.path() == "/"
-                && u.query().is_none()
-                && !entry.ends_with('/')
-        });
-        if ok.is_none() {
-            return Err(ConfigError::new(
-                "CHATHUB_ALLOWED_ORIGINS (--allowed-origin)",
-                format!("has an invalid origin `{entry}`"),
-                "write origins as scheme://host[:port] without a path, e.g. https://shop.example.com",
-            ));
+    let mut out: Vec<String> = Vec::new();
+    for entry in entries.iter().filter(|e| !e.trim().is_empty()) {
+        let origin =
+            origin(entry).map_err(|e| e.setting("CHATHUB_ALLOWED_ORIGINS (--allowed-origin)"))?;
+        if !out.contains(&origin) {
+            out.push(origin);
         }
-        out.push(entry.to_owned());
     }
     Ok(out)
 }
@@ -422,39 +613,33 @@ mod tests {
 
     #[test]
     fn parses_durations() {
-        assert_eq!(parse_duration("x", "90").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_duration("x", "15m").unwrap(),
-            Duration::from_secs(900)
-        );
-        assert_eq!(
-            parse_duration("x", "1h").unwrap(),
-            Duration::from_secs(3600)
-        );
-        assert_eq!(
-            parse_duration("x", "250ms").unwrap(),
-            Duration::from_millis(250)
-        );
-        assert!(parse_duration("x", "1y").is_err());
-        assert!(parse_duration("x", "h").is_err());
+        let s = Duration::from_secs;
+        assert_eq!(duration("90").unwrap(), s(90));
+        assert_eq!(duration("15m").unwrap(), s(900));
+        assert_eq!(duration("1h").unwrap(), s(3600));
+        assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
+        for bad in ["1y", "h", "", "-1s", "99999999999999999999d"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+        assert!(positive_duration("0s").is_err());
     }
 
     #[test]
     fn parses_shares_and_rates() {
-        assert_eq!(parse_share("x", "75%").unwrap(), 0.75);
-        assert_eq!(parse_share("x", "0.8").unwrap(), 0.8);
-        assert!(parse_share("x", "most").is_err());
+        assert_eq!(share("75%").unwrap(), 0.75);
+        assert_eq!(share("0.8").unwrap(), 0.8);
+        assert!(share("most").is_err());
         assert_eq!(
-            parse_rate("x", "10/s").unwrap(),
-            Some(Duration::from_millis(100))
+            rate("10/s").unwrap(),
+            Rate::Every(Duration::from_millis(100))
         );
         assert_eq!(
-            parse_rate("x", "600/m").unwrap(),
-            Some(Duration::from_millis(100))
+            rate("600/m").unwrap(),
+            Rate::Every(Duration::from_millis(100))
         );
-        assert_eq!(parse_rate("x", "off").unwrap(), None);
+        assert_eq!(rate("off").unwrap(), Rate::Off);
         for bad in ["10", "0/s", "x/s", "10/d", "-1/s"] {
-            assert!(parse_rate("x", bad).is_err(), "{bad}");
+            assert!(rate(bad).is_err(), "{bad}");
         }
     }
 
@@ -478,10 +663,36 @@ mod tests {
     }
 
     #[test]
-    fn rejects_origins_with_paths() {
-        assert!(parse_origins(&["https://a.example".into()]).is_ok());
-        assert!(parse_origins(&["https://a.example/".into()]).is_err());
-        assert!(parse_origins(&["https://a.example/x".into()]).is_err());
-        assert!(parse_origins(&["a.example".into()]).is_err());
+    fn origins_are_normalised_to_what_a_browser_sends() {
+        for (given, stored) in [
+            ("https://shop.example.com", "https://shop.example.com"),
+            ("https://Shop.Example.COM", "https://shop.example.com"),
+            ("HTTPS://shop.example.com:443", "https://shop.example.com"),
+            ("http://shop.example.com:80/", "http://shop.example.com"),
+            (
+                "https://shop.example.com:8443",
+                "https://shop.example.com:8443",
+            ),
+            ("https://bücher.example", "https://xn--bcher-kva.example"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+        ] {
+            assert_eq!(origin(given).as_deref(), Ok(stored), "{given}");
+        }
+        for bad in [
+            "https://a.example/x",
+            "https://a.example?x=1",
+            "https://a.example/#x",
+            "a.example",
+            "ftp://a.example",
+            "https://user@a.example",
+            "*",
+            "null",
+        ] {
+            assert!(origin(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_origins(&["https://A.example".into(), "https://a.example:443".into()]).unwrap(),
+            ["https://a.example"]
+        );
     }
 }

@@ -26,8 +26,10 @@ use crate::config::{parse_orgs, Config, ConfigError, RenewalPolicy};
 use crate::error::ApiError;
 use crate::fake_api::{Chaos, FakeChatHub, Fault, DEV_LOGIN, DEV_PASSWORD};
 use crate::issuer::Issuer;
+use crate::layers::{around_with, Front};
 use crate::limits::{HttpOptions, RateLimit};
-use crate::routes::{token_routes, with_guard, Front, TokenService};
+use crate::routes::{token_routes, TokenService};
+use crate::shutdown::Shutdown;
 use crate::static_files;
 
 /// The stand-in widget, an ES module.
@@ -53,6 +55,8 @@ pub struct DevOptions {
     /// Also answer requests whose `Host` is any IP literal (for
     /// `--allow-non-loopback`; an IP literal cannot be rebound).
     pub allow_ip_hosts: bool,
+    /// Once started, `/readyz` answers 503.
+    pub shutdown: Shutdown,
 }
 
 impl Default for DevOptions {
@@ -66,6 +70,7 @@ impl Default for DevOptions {
             upstream_timeout: Duration::from_secs(5),
             rate_limit: None,
             allow_ip_hosts: false,
+            shutdown: Shutdown::new(),
         }
     }
 }
@@ -116,6 +121,7 @@ pub fn dev_app(self_url: &str, opts: DevOptions) -> Result<DevApp, ConfigError> 
     };
     let http = HttpOptions {
         rate_limit: opts.rate_limit.clone(),
+        shutdown: opts.shutdown.clone(),
         ..HttpOptions::default()
     };
     let allow_ip_hosts = opts.allow_ip_hosts;
@@ -132,13 +138,13 @@ pub fn dev_app(self_url: &str, opts: DevOptions) -> Result<DevApp, ConfigError> 
     // The Host check comes first (a refused request gets nothing else);
     // every other answer says it is dev mode.
     let front = Front {
-        refuse: Box::new(move |request| refuse_other_hosts(request, allow_ip_hosts)),
+        refuse: Arc::new(move |request| refuse_other_hosts(request, allow_ip_hosts)),
         header: (
             header::HeaderName::from_static("x-chathub-dev-mode"),
             HeaderValue::from_static("fake upstream, no authentication"),
         ),
     };
-    let router = with_guard(app, cache.metrics().clone(), http.limits, Some(front));
+    let router = around_with(app, &http, cache.metrics(), Some(front));
     Ok(DevApp {
         router,
         fake,

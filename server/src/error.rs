@@ -82,7 +82,7 @@ impl From<&UpstreamError> for ApiError {
         let (status, code) = match e {
             U::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_TIMEOUT"),
             U::Unreachable(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE"),
-            U::Status { .. } => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"),
+            U::Status { .. } | U::Redirect { .. } => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"),
             U::LoginRejected => (StatusCode::BAD_GATEWAY, "UPSTREAM_LOGIN_REJECTED"),
             U::Malformed(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_MALFORMED"),
             U::OrgNotFound(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_ORG_NOT_FOUND"),

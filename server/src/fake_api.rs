@@ -138,6 +138,7 @@ struct FakeState {
     fault: Option<Fault>,
     chaos: Option<Chaos>,
     lifetime: Option<Duration>,
+    company_lifetime: Duration,
     company_generation: u64,
     next_jti: u64,
     login: String,
@@ -214,6 +215,7 @@ impl FakeChatHub {
                 fault: None,
                 chaos: None,
                 lifetime: None,
+                company_lifetime: COMPANY_TOKEN_LIFETIME,
                 company_generation: 0,
                 next_jti: 0,
                 login: login.to_owned(),
@@ -266,6 +268,11 @@ impl FakeChatHub {
         self.lock().lifetime
     }
 
+    /// The lifetime of new company tokens (1 h unless set).
+    pub fn set_company_token_lifetime(&self, lifetime: Duration) {
+        self.lock().company_lifetime = lifetime;
+    }
+
     /// Makes every company token issued so far answer 401.
     pub fn revoke_company_tokens(&self) {
         self.lock().company_generation += 1;
@@ -277,6 +284,7 @@ impl FakeChatHub {
         s.fault = None;
         s.chaos = None;
         s.lifetime = None;
+        s.company_lifetime = COMPANY_TOKEN_LIFETIME;
         for v in s.stats.values_mut() {
             *v = 0;
         }
@@ -452,13 +460,17 @@ async fn company_get_token(State(fake): Fake, body: Bytes) -> Response {
         return upstream_error(StatusCode::UNAUTHORIZED, "invalid credentials");
     }
     let t = now();
+    let (lifetime, generation) = {
+        let s = fake.lock();
+        (s.company_lifetime, s.company_generation)
+    };
     let claims = Claims {
         sub: login.login,
         typ: "company".into(),
         iat: t.unix_timestamp(),
-        exp: (t + COMPANY_TOKEN_LIFETIME).unix_timestamp(),
+        exp: (t + lifetime).unix_timestamp(),
         jti: fake.jti(),
-        gen: fake.lock().company_generation,
+        gen: generation,
         name: String::new(),
         org_id: 0,
         org_name: String::new(),

@@ -23,20 +23,43 @@ use tower_governor::{GovernorError, GovernorLayer};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
 
 /// How often idle clients are dropped from the rate limiter's memory.
 const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 
 /// Settings of the HTTP surface.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpOptions {
-    /// Exact origins (`https://shop.example.com`) allowed to call the token
-    /// endpoint cross-origin; none means no CORS headers.
+    /// Origins (`https://shop.example.com`, normalised as
+    /// [`crate::config::origin`] does) allowed to call the token endpoint
+    /// cross-origin; none means no CORS headers.
     pub allowed_origins: Vec<String>,
     /// The per-client rate limit on the token endpoint; `None` for none.
     pub rate_limit: Option<RateLimit>,
     /// Size and time limits on every request.
     pub limits: Limits,
+    /// Serve `/metrics` on this router (off when it has a listener of its
+    /// own, or none).
+    pub metrics_route: bool,
+    /// A `tower_http` trace span per request (debug level).
+    pub trace_requests: bool,
+    /// Once started, `/readyz` answers 503.
+    pub shutdown: Shutdown,
+}
+
+impl Default for HttpOptions {
+    /// No CORS, no rate limit, default limits, `/metrics` on, no tracing.
+    fn default() -> Self {
+        HttpOptions {
+            allowed_origins: Vec::new(),
+            rate_limit: None,
+            limits: Limits::default(),
+            metrics_route: true,
+            trace_requests: false,
+            shutdown: Shutdown::new(),
+        }
+    }
 }
 
 /// Size and time limits on every request.
@@ -46,17 +69,21 @@ pub struct Limits {
     pub max_uri_bytes: usize,
     /// Largest header section (names, values and separators), in bytes; larger is 431.
     pub max_header_bytes: usize,
+    /// Most request headers; more is 431.
+    pub max_headers: usize,
     /// Longest time to answer; then 504 (a flow under way goes on for the next request).
     pub request_timeout: Duration,
 }
 
 impl Default for Limits {
-    /// 2 KiB of URI, 16 KiB of headers, 30 s.
+    /// 2 KiB of URI, 16 KiB and 100 headers, 10 s (the loader gives up on
+    /// a request after 10 s).
     fn default() -> Self {
         Limits {
             max_uri_bytes: 2048,
             max_header_bytes: 16 * 1024,
-            request_timeout: Duration::from_secs(30),
+            max_headers: 100,
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -214,7 +241,7 @@ impl Limits {
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 4)
             .sum();
-        if header_bytes > self.max_header_bytes {
+        if header_bytes > self.max_header_bytes || request.headers().len() > self.max_headers {
             return Err(ApiError::new(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "HEADERS_TOO_LARGE",
@@ -222,15 +249,6 @@ impl Limits {
             ));
         }
         Ok(())
-    }
-
-    /// The answer when a request took longer than `request_timeout`.
-    pub fn timed_out() -> ApiError {
-        ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "REQUEST_TIMEOUT",
-            "The request took too long; try again.",
-        )
     }
 }
 

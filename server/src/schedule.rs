@@ -5,10 +5,14 @@
 //! - **fresh** (handed out as is) while more than `max(refresh_margin, L/4)`,
 //!   at most `L/2`, is left. The quarter matters: chathub-loader refreshes
 //!   20 % of a lifetime before expiry and must then get a new token;
-//! - **renewed in the background** once `refresh_ahead` of L has passed, and
-//!   early enough (a lead of L/20, at most 30 s) that the new token is there
-//!   before the old one stops being fresh; minus up to L/20 (at most 60 s)
-//!   of jitter, so orgs and instances do not renew in step;
+//! - **renewed in the background** once `refresh_ahead` of L has passed, or
+//!   earlier when needed for the new token to be there before the old one
+//!   stops being fresh (a lead of L/20, at most 30 s); minus up to L/20 (at
+//!   most 60 s) of jitter, so orgs and instances do not renew in step. With
+//!   the quarter rule the "earlier" only applies to shares above 70 %,
+//!   which the configuration refuses (they would have no effect), or when
+//!   `refresh_margin` is more than a quarter of L (then [`renewal_share`]
+//!   is below `refresh_ahead`, and start-up says so);
 //! - **still served while renewal fails** until only `min(min_left, L/10)`
 //!   is left.
 
@@ -55,6 +59,17 @@ pub fn plan(
     }
 }
 
+/// The share of a token's lifetime after which it is renewed (before
+/// jitter), for a token stored when it is new: `refresh_ahead`, or less
+/// when `refresh_margin` ends its fresh time first.
+pub fn renewal_share(lifetime: Duration, refresh_margin: Duration, policy: &RenewalPolicy) -> f64 {
+    if lifetime.is_zero() {
+        return 0.0;
+    }
+    let p = plan(lifetime, lifetime, refresh_margin, policy, 0.0);
+    p.renew_in.as_secs_f64() / lifetime.as_secs_f64()
+}
+
 /// `x` clamped to `[0, 1]`; NaN counts as 0.
 pub fn unit(x: f64) -> f64 {
     if x.is_nan() {
@@ -89,13 +104,34 @@ mod tests {
     }
 
     #[test]
-    fn an_hour_token_is_renewed_at_about_75_percent_and_served_until_its_last_minute() {
+    fn an_hour_token_is_renewed_at_70_percent_and_served_until_its_last_minute() {
         let p = at_issue(60 * MIN, 5 * MIN, 0.0);
         assert_eq!(p.fresh_for, 45 * MIN);
-        assert_eq!(p.renew_in, 45 * MIN - 30 * S);
+        assert_eq!(p.renew_in, 42 * MIN);
         assert_eq!(p.usable_for, 59 * MIN);
         assert_eq!(p.expires_in, 60 * MIN);
-        assert_eq!(at_issue(60 * MIN, 5 * MIN, 1.0).renew_in, 44 * MIN - 30 * S);
+        assert_eq!(at_issue(60 * MIN, 5 * MIN, 1.0).renew_in, 41 * MIN);
+    }
+
+    proptest::proptest! {
+        /// Every share the configuration accepts is the share the plan
+        /// renews at, whenever `refresh_margin` is at most a quarter of the
+        /// lifetime (else the margin decides, and start-up says so).
+        #[test]
+        fn every_accepted_refresh_ahead_takes_effect(
+            lifetime_s in 60u64..=86_400,
+            margin_quarters in 0.0f64..=1.0,
+            ahead in 0.3f64..=1.0,
+        ) {
+            let lifetime = Duration::from_secs(lifetime_s);
+            let policy = RenewalPolicy { refresh_ahead: ahead, ..RenewalPolicy::default() };
+            if policy.validate().is_ok() {
+                let margin = scale(lifetime / 4, margin_quarters);
+                let p = plan(lifetime, lifetime, margin, &policy, 0.0);
+                let share = p.renew_in.as_secs_f64() / lifetime.as_secs_f64();
+                proptest::prop_assert!((share - ahead).abs() < 1e-6, "{share} for {ahead} of {lifetime:?}");
+            }
+        }
     }
 
     #[test]
@@ -106,6 +142,9 @@ mod tests {
         // 10 % of the lifetime is shorter than a minute.
         assert_eq!(p.usable_for, 36 * S);
         assert_eq!(at_issue(40 * S, 5 * MIN, 1.0).renew_in, 16 * S);
+        // The 5 min margin is half of 40 s: renewal follows it, not the 70 %.
+        let share = renewal_share(40 * S, 5 * MIN, &RenewalPolicy::default());
+        assert!((share - 0.45).abs() < 1e-9, "{share}");
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //!
 //! Upstream bodies are parsed, never passed on: errors carry only the
 //! endpoint and the status, so nothing ChatHub says can reach a page.
+//!
+//! Redirects are never followed. The login body holds the company password
+//! and the validation body an operator token; on a 307 or 308 an HTTP
+//! client re-sends the body to wherever `Location` points (reqwest drops
+//! `Authorization` across hosts, not the body). A redirect is an upstream
+//! error, logged with the host it pointed to.
 
 use std::time::Duration;
 
@@ -68,6 +74,14 @@ pub enum UpstreamError {
     /// Connection refused, reset or dropped.
     #[error("ChatHub could not be reached ({})", .0.name())]
     Unreachable(Endpoint),
+    /// A redirect, which is not followed (it would re-send credentials).
+    #[error("ChatHub answered {} with a redirect (HTTP {}), which is not followed", .endpoint.name(), .status)]
+    Redirect {
+        /// The call.
+        endpoint: Endpoint,
+        /// The HTTP status.
+        status: u16,
+    },
     /// A non-success status.
     #[error("ChatHub answered {} with HTTP {}", .endpoint.name(), .status)]
     Status {
@@ -153,22 +167,47 @@ struct LoginBackoff {
     last_error: Option<UpstreamError>,
 }
 
-/// A company token.
+/// A company token and when to log in again, judged once, when it arrives.
 struct CompanyToken {
     token: SecretString,
-    /// Its `exp`, when the JWT has one.
+    /// Log in again from then on (`None`: only when ChatHub refuses it).
+    renew_at: Option<OffsetDateTime>,
+    /// Its `exp`, when it was ahead of our clock on arrival.
     expires_at: Option<OffsetDateTime>,
 }
 
 impl CompanyToken {
-    /// Due for a new login: within a minute of its `exp` (or past it).
+    /// Times a token received at `now` whose JWT says `exp`.
+    ///
+    /// It is renewed ahead of `exp` by a share of the lifetime it arrived
+    /// with (a quarter, at most a minute), so a token that lives 30 s is
+    /// used for 22 s rather than counting as expiring from the start. One
+    /// whose `exp` is already past by our clock says our clock and
+    /// ChatHub's disagree; it is used until ChatHub refuses it (a 401
+    /// logs in again) instead of logging in before every call.
+    fn new(token: SecretString, exp: Option<OffsetDateTime>, now: OffsetDateTime) -> Self {
+        let life = exp.and_then(|exp| Duration::try_from(exp - now).ok());
+        let Some(life) = life.filter(|l| !l.is_zero()) else {
+            if exp.is_some() {
+                tracing::warn!("ChatHub's company token is already expired by this server's clock (are the clocks in sync?); using it until ChatHub refuses it");
+            }
+            return CompanyToken {
+                token,
+                renew_at: None,
+                expires_at: None,
+            };
+        };
+        let ahead = (life / 4).min(COMPANY_RENEW_AHEAD);
+        CompanyToken {
+            token,
+            renew_at: now.checked_add(time::Duration::try_from(life - ahead).unwrap_or_default()),
+            expires_at: exp,
+        }
+    }
+
+    /// Due for a new login.
     fn expiring(&self, now: OffsetDateTime) -> bool {
-        // `exp` comes from upstream: near the edge of the calendar the
-        // subtraction has no answer, and then the token counts as expiring.
-        self.expires_at.is_some_and(|exp| {
-            exp.checked_sub(COMPANY_RENEW_AHEAD)
-                .is_none_or(|renew_at| renew_at <= now)
-        })
+        self.renew_at.is_some_and(|at| at <= now)
     }
 
     /// Still accepted by ChatHub as far as we know (its `exp` is ahead).
@@ -177,8 +216,8 @@ impl CompanyToken {
     }
 }
 
-/// Log in again this long before the company token's `exp`.
-const COMPANY_RENEW_AHEAD: time::Duration = time::Duration::seconds(60);
+/// Log in again at most this long before the company token's `exp`.
+const COMPANY_RENEW_AHEAD: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for ChatHubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,6 +232,8 @@ impl ChatHubClient {
     /// A client for the account in `config`, counting its calls in `metrics`.
     pub fn new(config: &Config, metrics: Metrics) -> Result<Self, ConfigError> {
         let http = reqwest::Client::builder()
+            // Never follow a redirect: see the module docs.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(config.upstream_timeout)
             .connect_timeout(config.upstream_timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("chathub-token-server/", env!("CARGO_PKG_VERSION")))
@@ -337,10 +378,11 @@ impl ChatHubClient {
                 let mut login = lock(&self.login_backoff);
                 login.backoff.succeed();
                 login.last_error = None;
-                *cached = Some(CompanyToken {
-                    token: token.clone(),
-                    expires_at: unverified_expiry(&token),
-                });
+                *cached = Some(CompanyToken::new(
+                    token.clone(),
+                    unverified_expiry(&token),
+                    OffsetDateTime::now_utc(),
+                ));
                 Ok(token)
             }
             Err(error) => {
@@ -401,13 +443,35 @@ impl ChatHubClient {
         let result = req.send().await.map_err(|e| classify(endpoint, &e));
         let label = match &result {
             Ok(resp) if resp.status().is_success() => "ok",
+            Ok(resp) if resp.status().is_redirection() => "http_3xx",
             Ok(resp) if resp.status().is_client_error() => "http_4xx",
-            Ok(_) => "http_5xx",
+            Ok(resp) if resp.status().is_server_error() => "http_5xx",
+            Ok(_) => "http_other",
             Err(UpstreamError::Timeout(_)) => "timeout",
             Err(_) => "unreachable",
         };
         self.metrics.upstream_call(endpoint.name(), label);
-        result
+        let resp = result?;
+        if resp.status().is_redirection() {
+            // Where it pointed, as scheme://host[:port] only (no path or query).
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| resp.url().join(l).ok())
+                .map(|u| u.origin().ascii_serialization());
+            tracing::warn!(
+                endpoint = endpoint.name(),
+                status = resp.status().as_u16(),
+                location = to.as_deref().unwrap_or("none"),
+                "ChatHub answered with a redirect, which is not followed (it would re-send the request's credentials); check CHATHUB_API_URL"
+            );
+            return Err(UpstreamError::Redirect {
+                endpoint,
+                status: resp.status().as_u16(),
+            });
+        }
+        Ok(resp)
     }
 }
 

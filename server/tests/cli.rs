@@ -119,6 +119,39 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
             &[("CHATHUB_REFRESH_AHEAD", Some("99%"))],
             "CHATHUB_REFRESH_AHEAD",
         ),
+        // Accepted before, yet renewal happened at 74 % all the same.
+        (
+            &[("CHATHUB_REFRESH_AHEAD", Some("90%"))],
+            "CHATHUB_REFRESH_AHEAD",
+        ),
+        (
+            &[
+                ("CHATHUB_REQUEST_TIMEOUT", Some("30s")),
+                ("CHATHUB_SHUTDOWN_TIMEOUT", Some("15s")),
+            ],
+            "CHATHUB_SHUTDOWN_TIMEOUT",
+        ),
+        (
+            &[("CHATHUB_HEADER_READ_TIMEOUT", Some("0s"))],
+            "CHATHUB_HEADER_READ_TIMEOUT",
+        ),
+        (
+            &[("CHATHUB_MAX_CONNECTIONS", Some("many"))],
+            "CHATHUB_MAX_CONNECTIONS",
+        ),
+        // Far past what an instant can hold: every connection panicked.
+        (
+            &[("CHATHUB_IDLE_TIMEOUT", Some("200000000000000d"))],
+            "CHATHUB_IDLE_TIMEOUT",
+        ),
+        (
+            &[("CHATHUB_METRICS_BIND", Some("elsewhere"))],
+            "CHATHUB_METRICS_BIND",
+        ),
+        (
+            &[("CHATHUB_ALLOWED_ORIGINS", Some("*"))],
+            "CHATHUB_ALLOWED_ORIGINS",
+        ),
         (
             &[("CHATHUB_MIN_TOKEN_LEFT", Some("soon"))],
             "CHATHUB_MIN_TOKEN_LEFT",

@@ -8,8 +8,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chathub_token_server::auth::AllowAll;
 use chathub_token_server::config::parse_orgs;
 use chathub_token_server::fake_api::Fault;
@@ -181,42 +179,7 @@ async fn a_company_token_whose_exp_is_at_the_edge_of_time_does_not_panic_the_flo
         &jsonwebtoken::EncodingKey::from_secret(b"any"),
     )
     .unwrap();
-    let operator = move || {
-        let exp = (OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp();
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::default(),
-            &json!({ "exp": exp }),
-            &jsonwebtoken::EncodingKey::from_secret(b"any"),
-        )
-        .unwrap()
-    };
-    let api = Router::new()
-        .route(
-            "/api/company/get-token",
-            post(move || {
-                let company = company.clone();
-                async move { Json(json!(company)) }
-            }),
-        )
-        .route(
-            "/api/company/organization",
-            get(|| async { Json(json!([{ "id": 1, "name": "Sales" }])) }),
-        )
-        .route(
-            "/api/operator",
-            get(|| async { Json(json!([{ "id": 102, "name": "M", "status": 0 }])) }),
-        )
-        .route(
-            "/api/operator/get-token",
-            post(move || {
-                let token = operator();
-                async move { Json(json!(token)) }
-            }),
-        )
-        .route(
-            "/api/operator/validate-token",
-            post(|| async { Json(json!(true)) }),
-        );
+    let api = mock_chathub(move || company.clone(), Arc::default(), &[]);
     let api = serve(api).await;
     let service = start_service_with(config(&api), Arc::new(AllowAll), &[]).await;
     // Before the fix, `exp - 60 s` overflowed and panicked inside the flow.

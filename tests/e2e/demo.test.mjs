@@ -1,7 +1,7 @@
 // End-to-end check of `make demo`: starts `chathub-token-server dev` on a
 // free port, drives Debian's Chromium through the demo page and saves a
 // screenshot to target/demo.png. No test framework: exit code 0 or 1.
-// Needs `cargo build -p chathub-token-server` and `make pkg` first
+// Needs `cargo build -p chathub-token-server --features dev` and `make pkg` first
 // (the Makefile's e2e-test target does both).
 
 import { mkdirSync } from "node:fs";

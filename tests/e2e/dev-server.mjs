@@ -1,6 +1,6 @@
 // `chathub-token-server dev` for the end-to-end tests: a free port, the
 // process, its log, its /dev/admin knobs. Needs `cargo build -p
-// chathub-token-server` and `make pkg` first.
+// chathub-token-server --features dev` and `make pkg` first.
 
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -45,7 +45,7 @@ async function waitForHealth(base, server) {
 export async function startDevServer({ www } = {}) {
   const pages = www ?? resolve(root, "www");
   for (const f of [binary, resolve(root, "pkg/chathub_loader.js"), resolve(pages, "index.html")]) {
-    if (!existsSync(f)) throw new Error(`missing ${f} (run: cargo build -p chathub-token-server && make pkg)`);
+    if (!existsSync(f)) throw new Error(`missing ${f} (run: cargo build -p chathub-token-server --features dev && make pkg)`);
   }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;

@@ -30,7 +30,7 @@
 //                             error UNSUPPORTED_ENVIRONMENT; gone on unmount
 //
 // Every step also checks: nothing uncaught, no token in the console.
-// Needs `make pkg` and `cargo build -p chathub-token-server` first (the
+// Needs `make pkg` and `cargo build -p chathub-token-server --features dev` first (the
 // Makefile's examples-test target does both). Prints the install, build
 // and test time of each example. No test framework: exit code 0 or 1.
 

@@ -37,7 +37,7 @@
 //
 // Every step also checks: nothing uncaught, no token in the console or in
 // any request URL. Needs `make pkg` and `cargo build -p
-// chathub-token-server` first (the Makefile's examples-test target does
+// chathub-token-server --features dev` first (the Makefile's examples-test target does
 // both). Prints the pack, install, build and test times. No test framework:
 // exit code 0 or 1.
 

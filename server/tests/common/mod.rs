@@ -10,11 +10,12 @@ use chathub_token_server::config::parse_orgs;
 use chathub_token_server::fake_api::{FakeChatHub, DEV_LOGIN, DEV_PASSWORD};
 use chathub_token_server::limits::HttpOptions;
 use chathub_token_server::routes::{router, TokenService};
+use chathub_token_server::server::ServeOptions;
 use chathub_token_server::{Config, Issuer, RenewalPolicy, TokenCache};
 use secrecy::SecretString;
 
-/// Serves `app` on 127.0.0.1:0, with each request's peer address (as the
-/// binary does); returns its base URL.
+/// Serves `app` (a stand-in ChatHub) on 127.0.0.1:0 with `axum::serve`,
+/// with each request's peer address; returns its base URL.
 pub async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -75,7 +76,9 @@ pub async fn start_service_with(
     start_service_with_options(config, authorizer, &options).await
 }
 
-/// Starts the token service with `config`, `authorizer` and HTTP `options`.
+/// Starts the token service with `config`, `authorizer` and HTTP `options`
+/// on 127.0.0.1:0, through the binary's connection layer
+/// ([`chathub_token_server::server::serve`]).
 pub async fn start_service_with_options(
     config: Config,
     authorizer: Arc<dyn Authorizer>,
@@ -89,8 +92,22 @@ pub async fn start_service_with_options(
         },
         options,
     );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let serve_options = ServeOptions {
+        peer_address: true,
+        ..ServeOptions::new(&options.limits)
+    };
+    let shutdown = options.shutdown.clone();
+    tokio::spawn(async move {
+        chathub_token_server::server::serve(listener, app, serve_options, shutdown)
+            .await
+            .expect("serve");
+    });
     Service {
-        url: serve(app).await,
+        url: format!("http://{addr}"),
         cache,
     }
 }
@@ -200,4 +217,76 @@ impl SendJson for reqwest::RequestBuilder {
             .await
             .expect("JSON body")
     }
+}
+
+/// A JWT with `exp` (signed with a throw-away key: the service never checks
+/// ChatHub's signatures).
+pub fn jwt(exp: i64) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({ "exp": exp }),
+        &jsonwebtoken::EncodingKey::from_secret(b"any"),
+    )
+    .expect("a JWT")
+}
+
+/// `exp` of a token that lives `seconds` from now.
+pub fn exp_in(seconds: i64) -> i64 {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds)).unix_timestamp()
+}
+
+/// The flow's ChatHub paths, in the order the flow calls them.
+pub const FLOW_PATHS: [&str; 5] = [
+    "/api/company/get-token",
+    "/api/company/organization",
+    "/api/operator",
+    "/api/operator/get-token",
+    "/api/operator/validate-token",
+];
+
+/// A small ChatHub for odd answers: organisations `Sales` (1) and
+/// `Support` (2), operator 102 active, one-hour operator tokens, every
+/// token valid; `company()` is the company token, and `logins` counts the
+/// logins. Every path in `except` is left out, for the caller to route.
+pub fn mock_chathub(
+    company: impl Fn() -> String + Clone + Send + Sync + 'static,
+    logins: Arc<std::sync::atomic::AtomicU32>,
+    except: &[&str],
+) -> Router {
+    use axum::routing::{get, post, MethodRouter};
+    use axum::Json;
+    use serde_json::json;
+    let route = |path: &str| -> MethodRouter {
+        match path {
+            "/api/company/get-token" => {
+                let (company, logins) = (company.clone(), logins.clone());
+                post(move || async move {
+                    logins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Json(json!(company()))
+                })
+            }
+            "/api/company/organization" => get(|| async {
+                Json(json!([{ "id": 1, "name": "Sales" }, { "id": 2, "name": "Support" }]))
+            }),
+            "/api/operator" => {
+                get(|| async { Json(json!([{ "id": 102, "name": "M", "status": 0 }])) })
+            }
+            "/api/operator/get-token" => post(|| async { Json(json!(jwt(exp_in(3600)))) }),
+            _ => post(|| async { Json(json!(true)) }),
+        }
+    };
+    FLOW_PATHS
+        .iter()
+        .filter(|path| !except.contains(path))
+        .fold(Router::new(), |app, path| app.route(path, route(path)))
+}
+
+/// Whether an answer's `Vary` names `Origin` (in any of its values).
+pub fn varies_on_origin(headers: &reqwest::header::HeaderMap) -> bool {
+    headers.get_all("vary").iter().any(|v| {
+        v.to_str()
+            .unwrap_or_default()
+            .split(',')
+            .any(|h| h.trim().eq_ignore_ascii_case("origin"))
+    })
 }
