@@ -51,6 +51,9 @@ export function optionsKey(options) {
       if (!ids.has(value)) ids.set(value, ++nextId);
       return { "\u0000element": ids.get(value) };
     }
+    // A Headers (fetchInit.headers) by its entries (sorted, lower case):
+    // JSON sees `{}` in every one, and another user's must differ.
+    if (typeof Headers == "function" && value instanceof Headers) return { "\u0000headers": [...value] };
     if (value && typeof value == "object" && !Array.isArray(value)) {
       const sorted = {};
       for (const k of Object.keys(value).sort()) sorted[k] = value[k];

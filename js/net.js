@@ -33,3 +33,17 @@ export async function readText(resp, max) {
     text += decoder.decode(value, { stream: true });
   }
 }
+
+/**
+ * `fetch(url, init)` as a promise of a `Response`, whatever the page did to
+ * `fetch`: a wrapper that throws, or answers something else, is a rejection
+ * (a network error to the loader), not an exception through the `.wasm`.
+ */
+export function request(url, init) {
+  return Promise.resolve()
+    .then(() => fetch(url, init))
+    .then((r) => {
+      if (!(r instanceof Response)) throw new TypeError("fetch answered no Response");
+      return r;
+    });
+}

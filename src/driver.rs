@@ -200,11 +200,6 @@ impl Inner {
         };
         registry::remember(&self.opts.tag_id(), memory);
         self.pump();
-        if let Ok(doc) = document() {
-            if registry::is_empty() {
-                ui::drop_style(&doc);
-            }
-        }
     }
 
     /// Carries out the machine's actions in order, then arms the timer.
@@ -221,6 +216,14 @@ impl Inner {
         }
         self.pumping.set(false);
         self.arm();
+        // After the last action: a destroy() from a listener inside a pump
+        // only queues its actions, and the style must outlive the box and
+        // the status they remove.
+        if self.state() == State::Destroyed && registry::is_empty() {
+            if let Ok(doc) = document() {
+                ui::drop_style(&doc);
+            }
+        }
     }
 
     /// One timer for every deadline: the machine's next.

@@ -28,6 +28,8 @@ extern "C" {
     /// The body as text, or null past `max` bytes (see `js/net.js`).
     #[wasm_bindgen(js_name = readText)]
     fn read_text(resp: &Response, max: u32) -> js_sys::Promise;
+    /// `fetch`, never throwing, always a `Response` (see `js/net.js`).
+    fn request(url: &str, init: &RequestInit) -> js_sys::Promise;
 }
 
 /// The endpoint's answer as a typed struct, before the expiry checks.
@@ -55,7 +57,6 @@ pub async fn fetch(opts: &Options) -> Answer {
 }
 
 async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
-    let window = web_sys::window().ok_or_else(crate::driver::no_window)?;
     let ctrl = AbortController::new().map_err(|_| {
         LoaderError::new(
             ErrorCode::UnsupportedEnvironment,
@@ -78,7 +79,7 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
         )
     };
 
-    let resp: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+    let resp: Response = JsFuture::from(request(url, &init))
         .await
         .map_err(|_| network("the request to"))?
         .unchecked_into();
@@ -218,7 +219,14 @@ fn parse_response(text: &str, url: &str) -> Result<TokenResponse, LoaderError> {
 /// The expiry claims as the machine needs them (it judges them against
 /// the server's clock, `server_now_ms` from the `Date` header or NaN).
 fn read_claims(resp: TokenResponse, server_now_ms: f64, url: &str) -> Result<Answer, LoaderError> {
-    let expires_at_ms = js_sys::Date::parse(&resp.expires_at);
+    // ISO-8601 only: the browser's `Date.parse` also takes "3600" (the
+    // year 3600) or "12/31/2099", which a backend sending a lifetime in
+    // seconds would slip through.
+    let expires_at_ms = if is_iso_date_time(resp.expires_at.as_bytes()) {
+        js_sys::Date::parse(&resp.expires_at)
+    } else {
+        f64::NAN
+    };
     if !expires_at_ms.is_finite() {
         return Err(malformed(
             url,
@@ -249,4 +257,43 @@ fn read_claims(resp: TokenResponse, server_now_ms: f64, url: &str) -> Result<Ans
         iat: claim("iat").map(|s| s * 1000.0),
         server_now: Some(server_now_ms).filter(|t| t.is_finite()),
     })
+}
+
+/// `YYYY-MM-DDThh:mm...` (the rest is `Date.parse`'s to judge).
+fn is_iso_date_time(s: &[u8]) -> bool {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd";
+    s.len() >= SHAPE.len()
+        && SHAPE.iter().zip(s).all(|(&want, &got)| match want {
+            b'd' => got.is_ascii_digit(),
+            b'T' => matches!(got, b'T' | b't' | b' '),
+            _ => got == want,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_iso_date_time;
+
+    #[test]
+    fn expires_at_must_be_an_iso_date_and_time() {
+        for ok in [
+            "2026-12-02T18:00:00Z",
+            "2026-12-02T18:00:00.123+01:00",
+            "2026-12-02 18:00Z",
+        ] {
+            assert!(is_iso_date_time(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "3600",
+            "86400",
+            "2030",
+            "12/31/2099",
+            "2026-12-02",
+            "Tue, 01 Dec 2026 10:00:00 GMT",
+            "",
+            "1",
+        ] {
+            assert!(!is_iso_date_time(bad.as_bytes()), "{bad}");
+        }
+    }
 }

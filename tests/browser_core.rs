@@ -495,3 +495,67 @@ async fn token_expired_signals_in_the_fallback_add_no_requests_to_the_background
     );
     assert_no_rejections(&rec, "signals in the fallback");
 }
+
+#[wasm_bindgen(inline_js = r#"
+export function loaderStyleGone() { return !document.getElementById("chathub-loader-style"); }
+export function breakFetch(kind) {
+  const real = window.fetch;
+  const errors = [];
+  const onError = (e) => errors.push(String(e.message));
+  window.addEventListener("error", onError);
+  window.fetch = kind === "throw" ? () => { throw new Error("the page's fetch wrapper broke"); } : () => undefined;
+  return { errors, restore: () => { window.fetch = real; window.removeEventListener("error", onError); } };
+}
+export function restore(h) { h.restore(); return h.errors; }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = loaderStyleGone)]
+    fn loader_style_gone() -> bool;
+    #[wasm_bindgen(js_name = breakFetch)]
+    fn break_fetch(kind: &str) -> JsValue;
+    #[wasm_bindgen(js_name = restore)]
+    fn restore_fetch(h: &JsValue) -> js_sys::Array;
+}
+
+#[wasm_bindgen_test]
+async fn the_style_goes_when_the_last_manager_is_destroyed_from_a_state_listener() {
+    // A `loading` listener destroys the manager while the loader's status
+    // (which the style dresses) is still being shown.
+    for state in ["loading", "fallback"] {
+        let id = unique("style-listener");
+        if state == "fallback" {
+            script(&id, r#"[{"status": 401}]"#).await;
+        }
+        let m = JsValue::from(manager(test_opts(&id, &format!(r#""org": "{id}""#))));
+        destroy_on_state(&m, state);
+        let _ = code_of(call(&m, "initialize").into()).await;
+        let gone = wait_for(loader_style_gone, 2000).await;
+        assert!(
+            gone,
+            "the loader's <style> stayed after the last destroy() from a `{state}` listener"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_page_fetch_that_throws_is_a_network_error_at_once_not_an_uncaught_one() {
+    for kind in ["throw", "undefined"] {
+        let id = unique("badfetch");
+        let broken = break_fetch(kind);
+        let m = manager(test_opts(
+            &id,
+            &format!(r#""org": "{id}", "maxRetries": 0, "requestTimeoutMs": 8000"#),
+        ));
+        let started = js_sys::Date::now();
+        let code = code_of(m.initialize()).await;
+        let took = js_sys::Date::now() - started;
+        let errors = restore_fetch(&broken);
+        m.destroy();
+        assert_eq!(code, "TOKEN_NETWORK", "{kind}");
+        assert!(
+            took < 4000.0,
+            "{kind}: it waited for the timeout ({took} ms)"
+        );
+        assert_eq!(errors.length(), 0, "{kind}: uncaught {:?}", errors.to_vec());
+    }
+}

@@ -122,6 +122,12 @@ async fn answers_missing_or_empty_fields_are_malformed() {
         r#"{"token": "", "expiresAt": "2099-01-01T00:00:00Z"}"#,
         r#"{"token": "abc"}"#,
         r#"{"token": "abc", "expiresAt": "next tuesday-ish"}"#,
+        // What the browser's Date.parse would take: a lifetime in seconds
+        // (the year 3600), a bare year, a US date, a word it reads as one.
+        r#"{"token": "abc", "expiresAt": "3600"}"#,
+        r#"{"token": "abc", "expiresAt": "2030"}"#,
+        r#"{"token": "abc", "expiresAt": "12/31/2099"}"#,
+        r#"{"token": "abc", "expiresAt": "SECRET-TOKEN-2"}"#,
         r#"{"expiresAt": "2099-01-01T00:00:00Z"}"#,
         r#"[1, 2]"#,
     ] {

@@ -21,8 +21,12 @@ use crate::text::{cat, num};
 const QUICK_BACKOFF_CAP_MS: f64 = 10_000.0;
 /// How long a `token expired` burst is collected before one refresh.
 const SIGNAL_DEBOUNCE_MS: f64 = 200.0;
-/// After a signal-driven refresh, further signals are ignored this long.
+/// After a signal-driven refresh, further signals are ignored this long;
+/// doubled each time signals keep coming (the host app's own rejection
+/// that says "token expired" must not reload a working chat every 5 s)...
 const SIGNAL_COOLDOWN_MS: f64 = 5_000.0;
+/// ... up to this.
+const SIGNAL_COOLDOWN_MAX_MS: f64 = 600_000.0;
 
 /// A token on the page (or on its way there), in monotonic time.
 struct Token {
@@ -90,6 +94,8 @@ pub struct Machine {
     debounce_at: f64,
     /// When the last signal-driven refresh started.
     signal_at: f64,
+    /// The cool-down after it.
+    cooldown: f64,
     next_id: u32,
     env: Env,
     out: VecDeque<Action>,
@@ -112,6 +118,7 @@ impl Machine {
             watching: false,
             debounce_at: f64::INFINITY,
             signal_at: f64::NEG_INFINITY,
+            cooldown: SIGNAL_COOLDOWN_MS,
             next_id: 0,
             env: Env {
                 mono: 0.0,
@@ -236,7 +243,7 @@ impl Machine {
                     && self.round.is_none()
                     && self.memory.failures == 0
                     && self.debounce_at == f64::INFINITY
-                    && now - self.signal_at >= SIGNAL_COOLDOWN_MS
+                    && now - self.signal_at >= self.cooldown
                 {
                     self.debounce_at = now + SIGNAL_DEBOUNCE_MS;
                 }
@@ -352,6 +359,13 @@ impl Machine {
             // A failure since the signal (a 401 to a page's refresh) has
             // its own say: the signal does not retry it.
             if self.round.is_none() && self.on_page && self.memory.failures == 0 {
+                // Signals again within twice the cool-down: they come from
+                // something a new token does not cure; back off.
+                self.cooldown = if now - self.signal_at < 2.0 * self.cooldown {
+                    (self.cooldown * 2.0).min(SIGNAL_COOLDOWN_MAX_MS)
+                } else {
+                    SIGNAL_COOLDOWN_MS
+                };
                 self.signal_at = now;
                 self.join_or_start(false, false);
             }
@@ -857,12 +871,12 @@ impl Machine {
     /// org's backoff: a manager created and destroyed in a loop while the
     /// endpoint hangs spends the same budget as one manager.
     fn aborted(&mut self) {
-        let now = self.env.mono;
+        let (now, unit) = (self.env.mono, self.env.random);
         let cfg = &self.cfg;
         let m = &mut self.memory;
         if m.failures == 0 && m.attempts < cfg.max_retries {
             let backoff =
-                schedule::backoff_ms(m.attempts, cfg.retry_delay_ms, QUICK_BACKOFF_CAP_MS, 0.0);
+                schedule::backoff_ms(m.attempts, cfg.retry_delay_ms, QUICK_BACKOFF_CAP_MS, unit);
             m.attempts += 1;
             m.next_at = now + backoff;
         } else {
@@ -870,7 +884,7 @@ impl Machine {
             m.attempts = 0;
             let base = schedule::background_base_ms(cfg.retry_delay_ms, cfg.max_retry_delay_ms);
             m.next_at =
-                now + schedule::retry_delay_ms(m.failures, base, cfg.max_retry_delay_ms, 0.0);
+                now + schedule::retry_delay_ms(m.failures, base, cfg.max_retry_delay_ms, unit);
             m.retry = true;
             // `online` does not cut this wait short: it is the floor.
             m.online_at = m.online_at.max(m.next_at);

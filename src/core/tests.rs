@@ -467,3 +467,29 @@ fn a_retry_after_survives_a_manager_that_fails_for_a_missing_container() {
     s3.advance(1.0);
     assert_eq!(s3.requests.len(), 1);
 }
+
+#[test]
+fn token_expired_signals_that_keep_coming_back_off() {
+    // The host app rejects "Session token expired" every 2 s for 10 min,
+    // against a healthy backend: the cool-down doubles up to 10 min.
+    let mut s = ready(24.0 * HOUR);
+    let mut n = 1;
+    for i in 0..300 {
+        s.event(Event::WidgetExpired);
+        s.advance(2_000.0);
+        if s.fetch.is_some() {
+            n += 1;
+            s.serve(&format!("t{i}"), 24.0 * HOUR);
+        }
+    }
+    assert!(
+        n - 1 <= 8,
+        "{} signal-driven refreshes in 10 minutes",
+        n - 1
+    );
+    // A real expiry signal an hour later is heard again at once.
+    s.advance(HOUR);
+    s.event(Event::WidgetExpired);
+    s.advance(300.0);
+    assert!(s.fetch.is_some());
+}

@@ -91,7 +91,7 @@ export function signal(value) {
 
 const scenarios = new Map();
 function scenario(id) {
-  if (!scenarios.has(id)) scenarios.set(id, { steps: [{}], requests: 0, orgs: [] });
+  if (!scenarios.has(id)) scenarios.set(id, { steps: [{}], requests: 0, orgs: [], users: [] });
   return scenarios.get(id);
 }
 const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -112,6 +112,7 @@ const server = http.createServer(async (req, res) => {
     const step = sc.steps[Math.min(sc.requests, sc.steps.length - 1)];
     sc.requests += 1;
     sc.orgs.push(url.searchParams.get("org"));
+    sc.users.push(req.headers["x-user"] ?? null);
     if (step.delay) await sleep(step.delay);
     const status = step.status ?? 200;
     const now = Date.now();
@@ -237,6 +238,34 @@ for (const kind of ["adapter", "Angular service"]) {
     assert(uncaught.length === 0, `nothing uncaught: ${uncaught}`);
   });
 }
+
+step("adapters: a new fetchInit.headers given as a Headers re-creates the chat (another user's credentials)", async (s, id) => {
+  // The React and Vue adapters compare options by optionsKey(); a Headers
+  // serialises as {} in JSON, so every Headers looked alike.
+  const page_ = page(`/${id}-key.html`, module(`import { optionsKey } from "/pkg/adapter.js";
+    const o = (u) => ({ tokenUrl: "/t", fetchInit: { headers: new Headers({ "X-User": u }) } });
+    window.__keys = [optionsKey(o("alice")), optionsKey(o("bob")), optionsKey(o("alice"))];`));
+  await s.navigate(base + page_);
+  const keys = await s.waitFor(`return window.__keys;`, [], STEP_TIMEOUT, "the keys");
+  assert(keys[0] !== keys[1], `alice's and bob's options have one key: ${keys[0]}`);
+  assert(keys[0] === keys[2], `equal options, two keys: ${keys[0]} / ${keys[2]}`);
+  // The Angular service: start() with bob's Headers restarts the chat.
+  const opts = (u) => `{ tokenUrl: "/s/${id}/token", widgetSrc: "/widget.js", org: "${id}", fetchInit: { headers: new Headers({ "X-User": "${u}" }) } }`;
+  await s.navigate(base + page(`/${id}.html`, module(`import { ChatHubService } from "/ng/chathub.service.js";
+    window.__states = [];
+    const chat = new ChatHubService();
+    const set = chat.state.set;
+    chat.state.set = (v) => { __states.push(v); set(v); };
+    chat.start(${opts("alice")});
+    window.__bob = () => chat.start(${opts("bob")});
+    window.__chat = { stop: () => chat.stop() };`)));
+  await s.waitFor(stateIs("ready"), [], STEP_TIMEOUT, "ready as alice");
+  await s.execute(`window.__bob();`);
+  await until(() => scenario(id).users.includes("bob"), 10_000, `a token request as bob (users: ${JSON.stringify(scenario(id).users)})`);
+  await s.waitFor(stateIs("ready"), [], STEP_TIMEOUT, "ready as bob");
+  assert(JSON.stringify(scenario(id).users) === '["alice","bob"]', `requests as ${JSON.stringify(scenario(id).users)}`);
+  await s.execute(`window.__chat.stop();`);
+});
 
 const POLLUTE = `
   Object.prototype.url = "https://evil.example/phish";

@@ -38,6 +38,8 @@ function keyOf(options: WidgetTokenManagerOptions): string {
       if (!elementIds.has(v)) elementIds.set(v, ++lastId);
       return `element ${elementIds.get(v)}`;
     }
+    // A Headers (fetchInit.headers) by its entries: JSON sees `{}`.
+    if (v instanceof Headers) return [...v];
     return v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v;
   });
 }
