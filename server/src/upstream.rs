@@ -24,8 +24,9 @@ use crate::backoff::Backoff;
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 
-/// Upstream answers larger than this are refused.
-const MAX_BODY: usize = 1024 * 1024;
+/// Upstream answers larger than this are refused (read chunk by chunk, so
+/// no more than this is ever held).
+pub const MAX_BODY: usize = 1024 * 1024;
 
 /// The ChatHub calls, named as in logs and in the dev stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,14 +500,38 @@ async fn read_ok(endpoint: Endpoint, resp: reqwest::Response) -> Result<Vec<u8>,
             status: status.as_u16(),
         });
     }
-    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(UpstreamError::Malformed(endpoint));
+    read_body(endpoint, resp).await
+}
+
+/// The body of `resp`, read chunk by chunk: an answer without
+/// `Content-Length` (chunked, possibly endless) is refused as soon as it
+/// passes [`MAX_BODY`], and the connection is dropped with it, instead of
+/// being buffered whole first.
+async fn read_body(
+    endpoint: Endpoint,
+    mut resp: reqwest::Response,
+) -> Result<Vec<u8>, UpstreamError> {
+    let too_large = || {
+        tracing::warn!(
+            endpoint = endpoint.name(),
+            limit_bytes = MAX_BODY,
+            "ChatHub's answer is larger than the limit; refused"
+        );
+        UpstreamError::Malformed(endpoint)
+    };
+    let announced = resp.content_length();
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
     }
-    let bytes = resp.bytes().await.map_err(|e| classify(endpoint, &e))?;
-    if bytes.len() > MAX_BODY {
-        return Err(UpstreamError::Malformed(endpoint));
+    let capacity = announced.map_or(0, |n| usize::try_from(n).unwrap_or(MAX_BODY));
+    let mut body = Vec::with_capacity(capacity.min(MAX_BODY));
+    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(endpoint, &e))? {
+        if body.len().saturating_add(chunk.len()) > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
-    Ok(bytes.to_vec())
+    Ok(body)
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -21,6 +21,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use chathub_token_server::fake_api::FakeChatHub;
 use common::*;
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -122,11 +123,21 @@ impl Server {
 
     /// Resident memory, KiB.
     fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The most resident memory the process has had, KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    /// A `/proc/PID/status` field in KiB (0 when unreadable).
+    fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     }
@@ -819,4 +830,46 @@ async fn metrics_can_have_a_listener_of_their_own_or_none() {
     let off = Server::start(&api, &[("CHATHUB_METRICS_BIND", "off")]).await;
     let resp = client().get(off.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
+}
+
+// ------------------------------------------- 7. an endless upstream body
+
+/// A ChatHub whose `step` answers 200 with an endless chunked body (no
+/// `Content-Length`); every other call succeeds.
+async fn endless_chathub(step: &'static str) -> String {
+    let endless = || async {
+        let chunk = axum::body::Bytes::from(vec![b'A'; 1 << 20]);
+        let body = futures::stream::repeat(chunk).map(Ok::<_, std::convert::Infallible>);
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            axum::body::Body::from_stream(body),
+        )
+    };
+    let app = mock_chathub(|| jwt(exp_in(3600)), Arc::default(), &[step])
+        .route(step, axum::routing::any(endless));
+    serve(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_upstream_body_is_refused_with_bounded_memory() {
+    for step in ["/api/company/get-token", "/api/operator/get-token"] {
+        let api = endless_chathub(step).await;
+        // Long enough that reading until the timeout would hold gigabytes.
+        let server = Server::start(&api, &[("CHATHUB_UPSTREAM_TIMEOUT", "10s")]).await;
+        let resp = client()
+            .get(server.url("/api/chathub/token"))
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        let body = resp.text().await.unwrap();
+        let peak = server.peak_rss_kib();
+        eprintln!("endless body at {step}: {status} {body}; peak RSS {peak} KiB");
+        assert!(
+            peak < 100 * 1024,
+            "{step}: the server held {peak} KiB reading an endless body"
+        );
+        assert_eq!(status, 502, "{step}: {body}");
+        assert_shaped(step, &headers, &body, "UPSTREAM_MALFORMED");
+    }
 }
