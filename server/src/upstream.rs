@@ -558,25 +558,64 @@ fn token_from_body(body: &[u8]) -> Option<SecretString> {
     looks_like_jwt.then(|| SecretString::from(token))
 }
 
-/// The `exp` claim of a JWT, read without checking the signature (ChatHub
-/// checks it; we only want to know when to renew).
-pub fn unverified_expiry(token: &SecretString) -> Option<OffsetDateTime> {
-    #[derive(Deserialize)]
-    struct Exp {
-        exp: i64,
+/// A JWT's `exp` claim, read from its payload without checking the
+/// signature (ChatHub checks it; we only want to know when to renew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtExpiry {
+    /// The payload has no `exp`.
+    Missing,
+    /// It expires then (a fractional `exp`, which RFC 7519 allows, is
+    /// rounded down to the second).
+    At(OffsetDateTime),
+    /// Later than this server can represent (past the year 9999).
+    Beyond,
+    /// Not a JWT with a base64url JSON object as its payload, or an `exp`
+    /// that is not a number.
+    Unreadable,
+}
+
+/// The `exp` of `token`, from its middle segment decoded as base64url
+/// JSON: whatever its header's `alg` (`ES512`, `none`, ...), which a JWT
+/// library would refuse to decode without a key.
+pub fn jwt_expiry(token: &str) -> JwtExpiry {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return JwtExpiry::Unreadable;
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return JwtExpiry::Unreadable;
+    };
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&bytes) else {
+        return JwtExpiry::Unreadable;
+    };
+    let exp = match claims.get("exp") {
+        None => return JwtExpiry::Missing,
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(_) => None,
+    };
+    match exp.filter(|e| e.is_finite()).map(f64::floor) {
+        None => JwtExpiry::Unreadable,
+        // Before 1970 (or far before): long expired, whatever the date.
+        Some(e) if e < 0.0 => JwtExpiry::At(OffsetDateTime::UNIX_EPOCH),
+        // `as` saturates; a value past i64 fails the conversion below.
+        Some(e) => match OffsetDateTime::from_unix_timestamp(e as i64) {
+            Ok(at) => JwtExpiry::At(at),
+            Err(_) => JwtExpiry::Beyond,
+        },
     }
-    let mut validation = jsonwebtoken::Validation::default();
-    validation.insecure_disable_signature_validation();
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<Exp>(
-        token.expose_secret(),
-        &jsonwebtoken::DecodingKey::from_secret(&[]),
-        &validation,
-    )
-    .ok()?;
-    OffsetDateTime::from_unix_timestamp(data.claims.exp).ok()
+}
+
+/// The `exp` of a JWT when it has a representable one (see [`jwt_expiry`]).
+pub fn unverified_expiry(token: &SecretString) -> Option<OffsetDateTime> {
+    match jwt_expiry(token.expose_secret()) {
+        JwtExpiry::At(at) => Some(at),
+        JwtExpiry::Missing | JwtExpiry::Beyond | JwtExpiry::Unreadable => None,
+    }
 }
 
 #[cfg(test)]
@@ -596,5 +635,80 @@ mod tests {
         }
         assert!(token_from_body(b"<html>oops</html>").is_none());
         assert!(token_from_body(b"{\"error\":1}").is_none());
+    }
+
+    #[test]
+    fn reads_exp_from_the_payload_whatever_the_alg_or_number_format() {
+        use base64::Engine;
+        let jwt = |header: &str, payload: &str, signature: &str| {
+            let b64 = |t: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(t);
+            format!("{}.{}.{signature}", b64(header), b64(payload))
+        };
+        let at = |s: i64| JwtExpiry::At(OffsetDateTime::from_unix_timestamp(s).unwrap());
+        for (header, payload, signature, expected) in [
+            (
+                r#"{"alg":"ES512"}"#,
+                r#"{"exp":1800000000}"#,
+                "c2ln",
+                at(1_800_000_000),
+            ),
+            (
+                r#"{"alg":"none"}"#,
+                r#"{"exp":1800000000}"#,
+                "",
+                at(1_800_000_000),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":1800000000.9}"#,
+                "c2ln",
+                at(1_800_000_000),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":1.8e9}"#,
+                "c2ln",
+                at(1_800_000_000),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":-5}"#,
+                "c2ln",
+                JwtExpiry::At(OffsetDateTime::UNIX_EPOCH),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":1e300}"#,
+                "c2ln",
+                JwtExpiry::Beyond,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"sub":"x"}"#,
+                "c2ln",
+                JwtExpiry::Missing,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":"soon"}"#,
+                "c2ln",
+                JwtExpiry::Unreadable,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"[1]"#,
+                "c2ln",
+                JwtExpiry::Unreadable,
+            ),
+        ] {
+            assert_eq!(
+                jwt_expiry(&jwt(header, payload, signature)),
+                expected,
+                "{payload}"
+            );
+        }
+        for garbled in ["a.b", "a.b.c.d", "x.!!!.y", "x.bm90IGpzb24.y"] {
+            assert_eq!(jwt_expiry(garbled), JwtExpiry::Unreadable, "{garbled}");
+        }
     }
 }

@@ -873,3 +873,82 @@ async fn an_endless_upstream_body_is_refused_with_bounded_memory() {
         assert_shaped(step, &headers, &body, "UPSTREAM_MALFORMED");
     }
 }
+
+// ---------------------------------------- 8. the operator JWT's own exp
+
+/// A JWT with header `alg` and payload `{"exp": exp}` (`exp` as written,
+/// e.g. `1700000000.75`), signed with nothing the service could check.
+fn raw_jwt(alg: &str, exp: &str) -> String {
+    use base64::Engine;
+    let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    let signature = if alg == "none" { "" } else { "c2ln" };
+    format!(
+        "{}.{}.{signature}",
+        b64(&format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#)),
+        b64(&format!(r#"{{"exp":{exp},"jti":"x"}}"#))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_jwts_own_exp_is_served_whatever_its_alg_or_number_format() {
+    // What the mock's operator/get-token answers next.
+    let next: Arc<Mutex<String>> = Arc::default();
+    let answer = {
+        let next = next.clone();
+        move || {
+            let token = next.lock().unwrap().clone();
+            async move { axum::Json(serde_json::json!(token)) }
+        }
+    };
+    let app = mock_chathub(
+        || jwt(exp_in(3600)),
+        Arc::default(),
+        &["/api/operator/get-token"],
+    )
+    .route("/api/operator/get-token", axum::routing::post(answer));
+    let api = serve(app).await;
+    let server = Server::start(
+        &api,
+        &[("CHATHUB_ORGS", "a=id:1,b=id:1,c=id:1,d=id:1,e=id:1,f=id:1")],
+    )
+    .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let cases = [
+        ("a", "ES512", format!("{}", now + 600), Some(now + 600)),
+        ("b", "none", format!("{}", now + 600), Some(now + 600)),
+        // RFC 7519: a NumericDate may have fractions (rounded down here).
+        ("c", "HS256", format!("{}.75", now + 600), Some(now + 600)),
+        ("d", "ES512", format!("{}", now - 10), None),
+        ("e", "none", format!("{}.5", now - 10), None),
+        ("f", "HS256", format!("{}.5", now - 10), None),
+    ];
+    for (org, alg, exp, expected) in cases {
+        *next.lock().unwrap() = raw_jwt(alg, &exp);
+        let (status, body) = get_token(&server.url(&format!("/api/chathub/token?org={org}"))).await;
+        match expected {
+            Some(exp_at) => {
+                assert_eq!(status, 200, "{alg} exp {exp}: {body}");
+                let served = time::OffsetDateTime::parse(
+                    body["expiresAt"].as_str().unwrap_or_default(),
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .unwrap_or_else(|_| panic!("{alg} exp {exp}: {body}"));
+                assert_eq!(
+                    served.unix_timestamp(),
+                    exp_at,
+                    "{alg} exp {exp}: served expiresAt {served}, not the JWT's exp"
+                );
+            }
+            None => {
+                assert_eq!(
+                    status, 502,
+                    "{alg} exp {exp}: an expired token was served: {body}"
+                );
+                assert_eq!(
+                    body["code"], "UPSTREAM_MALFORMED",
+                    "{alg} exp {exp}: {body}"
+                );
+            }
+        }
+    }
+}
