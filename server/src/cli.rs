@@ -19,7 +19,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 use crate::auth::{AllowAll, Authorizer, BearerSecret, ProxyHeader};
-use crate::config::{self, Config, ConfigError, OrgSelector, Rate, RenewalPolicy, ValueError};
+use crate::config::{self, Cap, Config, ConfigError, OrgSelector, Rate, RenewalPolicy, ValueError};
 use crate::limits::{HttpOptions, Limits, RateLimit};
 use crate::server::{head_buffer, ServeOptions};
 use crate::shutdown::Shutdown;
@@ -177,6 +177,9 @@ pub struct ServeArgs {
     /// Open connections at most (more wait to be accepted).
     #[arg(long, env = "CHATHUB_MAX_CONNECTIONS", default_value = "2048", value_parser = config::count)]
     pub max_connections: u32,
+    /// Open connections per client address at most, or off (default: 64, or off with --client-ip-header, where the peer is the proxy).
+    #[arg(long, env = "CHATHUB_MAX_CONNECTIONS_PER_CLIENT", value_parser = config::cap)]
+    pub max_connections_per_client: Option<Cap>,
     /// After SIGTERM, keep accepting connections this long (with /readyz answering 503).
     #[arg(long, env = "CHATHUB_SHUTDOWN_DELAY", default_value = "0s", value_parser = config::delay)]
     pub shutdown_delay: Duration,
@@ -316,6 +319,10 @@ fn setting_error(command: &clap::Command, error: &clap::Error) -> Option<ConfigE
     Some(refused.setting(setting))
 }
 
+/// `CHATHUB_MAX_CONNECTIONS_PER_CLIENT` when neither it nor
+/// `CHATHUB_CLIENT_IP_HEADER` is set.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+
 /// Everything `serve` needs, checked.
 pub struct Serve {
     /// The upstream flow and cache settings.
@@ -362,6 +369,14 @@ impl ServeArgs {
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections as usize,
+            max_connections_per_client: match self.max_connections_per_client {
+                Some(Cap::Off) => None,
+                Some(Cap::At(n)) => Some(n as usize),
+                // Behind a proxy every connection is the proxy's: cap
+                // per visitor there (nginx `limit_conn`).
+                None if self.client_ip_header.is_some() => None,
+                None => Some(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+            },
             shutdown_delay: self.shutdown_delay,
             shutdown_timeout: self.shutdown_timeout,
             peer_address: rate_limit.is_some(),

@@ -494,6 +494,28 @@ pub fn count(value: &str) -> Result<u32, ValueError> {
         })
 }
 
+/// A cap that can be turned off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// No cap.
+    Off,
+    /// At most this many.
+    At(u32),
+}
+
+/// Parses a positive whole number, or `off`.
+pub fn cap(value: &str) -> Result<Cap, ValueError> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(Cap::Off);
+    }
+    count(value).map(Cap::At).map_err(|_| {
+        ValueError::new(
+            format!("is not a positive whole number or off `{value}`"),
+            "write a number such as 64, or off",
+        )
+    })
+}
+
 /// A per-client request rate, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rate {

@@ -51,6 +51,15 @@ impl Server {
     /// Starts it against `api` with `vars` (which win over the defaults
     /// here) and waits until `/healthz` answers.
     async fn start(api: &str, vars: &[(&str, &str)]) -> Server {
+        Server::start_with_nofile(api, vars, None).await
+    }
+
+    /// [`Server::start`] with its open-file limit (soft, hard) set first.
+    async fn start_with_nofile(
+        api: &str,
+        vars: &[(&str, &str)],
+        nofile: Option<(u64, u64)>,
+    ) -> Server {
         let port = free_port();
         let bind = format!("127.0.0.1:{port}");
         let log = std::env::temp_dir().join(format!(
@@ -66,12 +75,33 @@ impl Server {
             ("CHATHUB_ALLOW_UNAUTHENTICATED", "true"),
             ("CHATHUB_RATE_LIMIT", "off"),
             ("CHATHUB_UPSTREAM_TIMEOUT", "5s"),
+            // Many tests open many connections from 127.0.0.1.
+            ("CHATHUB_MAX_CONNECTIONS_PER_CLIENT", "off"),
             ("RUST_LOG", "info"),
         ];
         all.retain(|(k, _)| !vars.iter().any(|(v, _)| v == k));
         all.extend_from_slice(vars);
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        if let Some((soft, hard)) = nofile {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
+            };
+            // SAFETY: runs in the forked child before exec; setrlimit is
+            // async-signal-safe and only reads `limit`, copied into the closure.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command
             .env_clear()
             .env("NO_COLOR", "1")
             .env("CHATHUB_BIND", &bind)
@@ -950,5 +980,160 @@ async fn the_operator_jwts_own_exp_is_served_whatever_its_alg_or_number_format()
                 );
             }
         }
+    }
+}
+
+// ------------------------------------------------ 9. file descriptors
+
+/// The soft open-file limit of process `pid`.
+fn open_file_limit(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A connection that sent `GET /healthz` and got its answer within 5 s
+/// (else `None`: it waits to be accepted).
+async fn served_connection(addr: SocketAddr) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .ok()?;
+    let mut answer = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .ok()?
+        .ok()?;
+    String::from_utf8_lossy(&answer[..n])
+        .starts_with("HTTP/1.1 200")
+        .then_some(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_cap_fits_the_open_file_limit_so_chathub_stays_reachable() {
+    let (_fake, api) = fake().await;
+    // A hard limit of 256 under the default cap of 2048: the cap is
+    // lowered to fit, with one warning.
+    let server = Server::start_with_nofile(&api, &[], Some((256, 256))).await;
+    let mut victim = served_connection(server.addr()).await.expect("served");
+    // One client takes every connection the server accepts.
+    let mut held = Vec::new();
+    while let Some(conn) = served_connection(server.addr()).await {
+        held.push(conn);
+        assert!(held.len() < 400, "more connections than open files");
+    }
+    eprintln!(
+        "open files 256: {} connections held, then the rest wait to be accepted",
+        held.len()
+    );
+    // A connection already open still reaches ChatHub (a cold cache).
+    victim
+        .write_all(b"GET /api/chathub/token HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(30), victim.read(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "with every connection taken, ChatHub was unreachable: {answer}"
+    );
+    let logs = server.logs();
+    let warnings: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("open-file limit"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{logs}");
+    assert!(warnings[0].contains("CHATHUB_MAX_CONNECTIONS"), "{logs}");
+    assert!(!logs.contains("Too many open files"), "{logs}");
+    drop(held);
+    drop(server);
+
+    // The soft limit is raised to the hard one at start-up.
+    let raised = Server::start_with_nofile(&api, &[], Some((256, 4096))).await;
+    assert_eq!(
+        open_file_limit(raised.child.id()),
+        4096,
+        "{}",
+        raised.logs()
+    );
+    assert!(
+        !raised.logs().contains("open-file limit"),
+        "{}",
+        raised.logs()
+    );
+}
+
+/// Connects from `ip` (any 127/8 address is loopback).
+async fn connect_from(ip: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(ip.parse().unwrap(), 0))
+        .unwrap();
+    socket.connect(addr).await.expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_hold_more_than_its_share_of_connections() {
+    let (_fake, api) = fake().await;
+    let server = Server::start(
+        &api,
+        &[
+            ("CHATHUB_MAX_CONNECTIONS_PER_CLIENT", "5"),
+            ("CHATHUB_HEADER_READ_TIMEOUT", "2s"),
+        ],
+    )
+    .await;
+    let request = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        let mut conn = connect_from("127.0.0.1", server.addr()).await;
+        conn.write_all(request).await.unwrap();
+        let mut answer = [0u8; 1024];
+        let n = conn.read(&mut answer).await.unwrap();
+        assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+        held.push(conn);
+    }
+    // The sixth from the same address is refused at once, in the JSON shape.
+    let mut sixth = connect_from("127.0.0.1", server.addr()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), sixth.read_to_end(&mut answer)).await;
+    let (status, headers, body) = parse_answer(&String::from_utf8_lossy(&answer));
+    assert_eq!(status, 503, "the sixth connection: {body:?}");
+    assert_shaped(
+        "the sixth connection",
+        &headers,
+        &body,
+        "TOO_MANY_CONNECTIONS",
+    );
+    // Another client is served meanwhile.
+    let mut other = connect_from("127.0.0.2", server.addr()).await;
+    other.write_all(request).await.unwrap();
+    let mut answer = [0u8; 1024];
+    let n = other.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+    // A slot freed is a slot again.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut again = connect_from("127.0.0.1", server.addr()).await;
+        again.write_all(request).await.unwrap();
+        let mut answer = [0u8; 1024];
+        let n = again.read(&mut answer).await.unwrap_or(0);
+        if String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the freed slot was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
