@@ -1137,3 +1137,36 @@ async fn one_client_cannot_hold_more_than_its_share_of_connections() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+// ------------------------------------------------- 10. the bearer secret
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_secret_is_trimmed_and_the_scheme_is_case_insensitive() {
+    let (_fake, api) = fake().await;
+    let secret = "bearer-secret-0123456789";
+    let padded = format!("  {secret} \n");
+    let server = Server::start(
+        &api,
+        &[
+            ("CHATHUB_AUTH", "bearer"),
+            ("CHATHUB_AUTH_BEARER_SECRET", padded.as_str()),
+        ],
+    )
+    .await;
+    for (authorization, status) in [
+        (format!("Bearer {secret}"), 200),
+        (format!("bearer {secret}"), 200),
+        (format!("BEARER  {secret} "), 200),
+        (format!("Basic {secret}"), 401),
+        (format!("Bearer {secret}x"), 401),
+        (secret.to_owned(), 401),
+    ] {
+        let resp = client()
+            .get(server.url("/api/chathub/token"))
+            .header("authorization", &authorization)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{authorization:?}");
+    }
+}
