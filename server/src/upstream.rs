@@ -109,6 +109,11 @@ pub enum UpstreamError {
     /// `validate-token` said the new token is not valid.
     #[error("ChatHub did not accept the new operator token")]
     TokenRejected,
+    /// The operator token lives only this many seconds (less than
+    /// [`crate::cache::MIN_TOKEN_LIFETIME`]): served, but the next flow
+    /// waits for the backoff window as after a failure.
+    #[error("ChatHub's operator token lives only {0} s")]
+    ShortLived(u64),
     /// The flow stopped for a reason of our own (a task panicked).
     #[error("internal error while talking to ChatHub")]
     Internal,
