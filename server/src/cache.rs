@@ -402,7 +402,14 @@ impl Inner {
             done: false,
         };
         let task = tokio::spawn(async move {
-            let result = guard.inner.source.issue(&guard.key).await.map(Arc::new);
+            let issue = std::panic::AssertUnwindSafe(guard.inner.source.issue(&guard.key));
+            let result = match issue.catch_unwind().await {
+                Ok(result) => result.map(Arc::new),
+                Err(_) => {
+                    tracing::error!(org = %guard.key, "the upstream flow panicked");
+                    Err(UpstreamError::Internal)
+                }
+            };
             guard.finish(&result);
             result
         });
@@ -548,7 +555,9 @@ impl Drop for Inner {
 
 /// Clears the org's flight however the flow ends: with a result, a panic, or
 /// its task dropped. Without it a panic left the flight in place and every
-/// later request got the panicked flight's error until a restart.
+/// later request got the panicked flight's error until a restart. A panic
+/// is caught (and logged as an error) before it gets here; a task dropped
+/// unfinished is the runtime shutting down, which is no error.
 struct FlightGuard {
     inner: Arc<Inner>,
     key: String,
@@ -569,7 +578,7 @@ impl Drop for FlightGuard {
     fn drop(&mut self) {
         if !self.done {
             self.done = true;
-            tracing::error!(org = %self.key, "the upstream flow stopped without a result");
+            tracing::info!(org = %self.key, "an upstream flow was still running at shutdown; dropped");
             self.inner.complete(
                 &self.key,
                 self.generation,

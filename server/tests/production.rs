@@ -1170,3 +1170,28 @@ async fn the_bearer_secret_is_trimmed_and_the_scheme_is_case_insensitive() {
         assert_eq!(resp.status().as_u16(), status, "{authorization:?}");
     }
 }
+
+// ------------------------------------------------- 11. minor: shutdown
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_still_running_at_sigterm_is_not_logged_as_an_error() {
+    let mut server = Server::start(
+        &hanging_chathub().await,
+        &[
+            ("CHATHUB_REQUEST_TIMEOUT", "1s"),
+            ("CHATHUB_SHUTDOWN_TIMEOUT", "2s"),
+            ("CHATHUB_UPSTREAM_TIMEOUT", "60s"),
+        ],
+    )
+    .await;
+    // The request times out; its flow goes on, waiting on ChatHub.
+    let (status, body) = get_token(&server.url("/api/chathub/token")).await;
+    assert_eq!(status, 504, "{body}");
+    server.sigterm();
+    server.exited_within(Duration::from_secs(30)).await;
+    let logs = server.logs();
+    assert!(
+        !logs.contains(" ERROR "),
+        "shutdown logged an error: {logs}"
+    );
+}
