@@ -1171,7 +1171,7 @@ async fn the_bearer_secret_is_trimmed_and_the_scheme_is_case_insensitive() {
     }
 }
 
-// ------------------------------------------------- 11. minor: shutdown
+// ------------------------------------------------- 11. minor: shutdown, 414
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_still_running_at_sigterm_is_not_logged_as_an_error() {
@@ -1194,4 +1194,25 @@ async fn a_flow_still_running_at_sigterm_is_not_logged_as_an_error() {
         !logs.contains(" ERROR "),
         "shutdown logged an error: {logs}"
     );
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uri_too_long_for_any_buffer_is_414_not_431() {
+    let (_fake, api) = fake().await;
+    let server = Server::start(&api, &[]).await;
+    for size in [70_000, 200_000, 1_000_000] {
+        let request = format!(
+            "GET /api/chathub/token?{} HTTP/1.1\r\nhost: x\r\n\r\n",
+            "a".repeat(size)
+        );
+        let (status, headers, body) = parse_answer(&raw(server.addr(), request.as_bytes()).await);
+        assert_eq!(status, 414, "a {size}-byte URI: {body}");
+        assert_shaped("a long URI", &headers, &body, "URI_TOO_LONG");
+    }
+    // A long header is still 431.
+    let request = format!(
+        "GET /api/chathub/token HTTP/1.1\r\nhost: x\r\ncookie: {}\r\n\r\n",
+        "c".repeat(200_000)
+    );
+    let (status, _, body) = parse_answer(&raw(server.addr(), request.as_bytes()).await);
+    assert_eq!(status, 431, "{body}");
 }
