@@ -115,9 +115,16 @@ pub struct BearerSecret {
 }
 
 impl BearerSecret {
-    /// Requires `secret`.
+    /// Requires `secret`, without surrounding whitespace (trimmed like
+    /// the value a client sends).
     pub fn new(secret: SecretString) -> Self {
-        BearerSecret { secret }
+        let trimmed = secret.expose_secret().trim();
+        if trimmed.len() == secret.expose_secret().len() {
+            return BearerSecret { secret };
+        }
+        BearerSecret {
+            secret: SecretString::from(trimmed.to_owned()),
+        }
     }
 }
 
@@ -126,12 +133,14 @@ impl Authorizer for BearerSecret {
         &'a self,
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Principal, Unauthorized>> {
+        // RFC 7235: the scheme is case-insensitive, then one or more spaces.
         let given = request
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|v| v.trim_start().split_once([' ', '\t']))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, credentials)| credentials.trim());
         let ok = given.is_some_and(|g| {
             constant_time_eq(g.as_bytes(), self.secret.expose_secret().as_bytes())
         });

@@ -16,10 +16,10 @@ use std::time::Duration;
 use axum::http::HeaderName;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{AllowAll, Authorizer, BearerSecret, ProxyHeader};
-use crate::config::{self, Config, ConfigError, OrgSelector, Rate, RenewalPolicy, ValueError};
+use crate::config::{self, Cap, Config, ConfigError, OrgSelector, Rate, RenewalPolicy, ValueError};
 use crate::limits::{HttpOptions, Limits, RateLimit};
 use crate::server::{head_buffer, ServeOptions};
 use crate::shutdown::Shutdown;
@@ -108,9 +108,12 @@ pub fn metrics_bind(value: &str) -> Result<MetricsBind, ValueError> {
 /// The settings of `serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// ChatHub API base URL.
+    /// ChatHub API base URL (https, or http on loopback unless --allow-http-api-url).
     #[arg(long, env = "CHATHUB_API_URL", default_value = config::DEFAULT_API_URL, value_parser = config::api_url)]
     pub api_url: String,
+    /// Allow an http:// (unencrypted) ChatHub API URL on another host: the company password would travel in clear.
+    #[arg(long, env = "CHATHUB_ALLOW_HTTP_API_URL")]
+    pub allow_http_api_url: bool,
     /// Company login.
     #[arg(long, env = "CHATHUB_LOGIN")]
     pub login: Option<String>,
@@ -142,10 +145,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATHUB_MIN_TOKEN_LEFT", default_value = "60s", value_parser = config::duration)]
     pub min_token_left: Duration,
     /// After a ChatHub failure, wait this long before the next attempt (doubling per failure).
-    #[arg(long, env = "CHATHUB_BACKOFF_INITIAL", default_value = "1s", value_parser = config::positive_duration)]
+    #[arg(long, env = "CHATHUB_BACKOFF_INITIAL", default_value = "1s", value_parser = config::timeout)]
     pub backoff_initial: Duration,
     /// The longest wait between attempts while ChatHub keeps failing.
-    #[arg(long, env = "CHATHUB_BACKOFF_MAX", default_value = "60s", value_parser = config::duration)]
+    #[arg(long, env = "CHATHUB_BACKOFF_MAX", default_value = "60s", value_parser = config::timeout)]
     pub backoff_max: Duration,
     /// Token requests allowed per client: 10/s, 600/m, 1000/h, or off.
     #[arg(long, env = "CHATHUB_RATE_LIMIT", default_value = "10/s", value_parser = config::rate)]
@@ -154,16 +157,16 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATHUB_RATE_LIMIT_BURST", default_value = "50", value_parser = config::count)]
     pub rate_limit_burst: u32,
     /// Header the trusted reverse proxy sets to the client's address (x-real-ip, x-forwarded-for); default: the peer address.
-    #[arg(long, env = "CHATHUB_CLIENT_IP_HEADER", value_parser = config::header_name)]
+    #[arg(long, env = "CHATHUB_CLIENT_IP_HEADER", value_parser = config::client_ip_header)]
     pub client_ip_header: Option<HeaderName>,
-    /// Longest request URI, in bytes (then 414).
-    #[arg(long, env = "CHATHUB_MAX_URI_BYTES", default_value = "2048", value_parser = config::count)]
+    /// Longest request URI, in bytes, 256 to 65536 (then 414).
+    #[arg(long, env = "CHATHUB_MAX_URI_BYTES", default_value = "2048", value_parser = config::uri_bytes)]
     pub max_uri_bytes: u32,
-    /// Largest request header section, in bytes (then 431).
-    #[arg(long, env = "CHATHUB_MAX_HEADER_BYTES", default_value = "16384", value_parser = config::count)]
+    /// Largest request header section, in bytes, 1024 to 1048576 (then 431).
+    #[arg(long, env = "CHATHUB_MAX_HEADER_BYTES", default_value = "16384", value_parser = config::header_bytes)]
     pub max_header_bytes: u32,
-    /// Most request headers (then 431).
-    #[arg(long, env = "CHATHUB_MAX_HEADERS", default_value = "100", value_parser = config::count)]
+    /// Most request headers, 16 to 1000 (then 431).
+    #[arg(long, env = "CHATHUB_MAX_HEADERS", default_value = "100", value_parser = config::header_count)]
     pub max_headers: u32,
     /// Longest time to answer a request (then 504).
     #[arg(long, env = "CHATHUB_REQUEST_TIMEOUT", default_value = "10s", value_parser = config::timeout)]
@@ -174,9 +177,12 @@ pub struct ServeArgs {
     /// Close a connection kept alive with no request, or on which no byte moves while the server waits on the client, after this long.
     #[arg(long, env = "CHATHUB_IDLE_TIMEOUT", default_value = "60s", value_parser = config::timeout)]
     pub idle_timeout: Duration,
-    /// Open connections at most (more wait to be accepted).
-    #[arg(long, env = "CHATHUB_MAX_CONNECTIONS", default_value = "2048", value_parser = config::count)]
+    /// Open connections at most, up to 1000000 (more wait to be accepted).
+    #[arg(long, env = "CHATHUB_MAX_CONNECTIONS", default_value = "2048", value_parser = config::connections)]
     pub max_connections: u32,
+    /// Open connections per client address at most, or off (default: 64, or off with --client-ip-header, where the peer is the proxy).
+    #[arg(long, env = "CHATHUB_MAX_CONNECTIONS_PER_CLIENT", value_parser = config::cap)]
+    pub max_connections_per_client: Option<Cap>,
     /// After SIGTERM, keep accepting connections this long (with /readyz answering 503).
     #[arg(long, env = "CHATHUB_SHUTDOWN_DELAY", default_value = "0s", value_parser = config::delay)]
     pub shutdown_delay: Duration,
@@ -316,6 +322,13 @@ fn setting_error(command: &clap::Command, error: &clap::Error) -> Option<ConfigE
     Some(refused.setting(setting))
 }
 
+/// The shortest bearer secret accepted, in bytes.
+pub const MIN_BEARER_SECRET: usize = 16;
+
+/// `CHATHUB_MAX_CONNECTIONS_PER_CLIENT` when neither it nor
+/// `CHATHUB_CLIENT_IP_HEADER` is set.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+
 /// Everything `serve` needs, checked.
 pub struct Serve {
     /// The upstream flow and cache settings.
@@ -362,6 +375,14 @@ impl ServeArgs {
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections as usize,
+            max_connections_per_client: match self.max_connections_per_client {
+                Some(Cap::Off) => None,
+                Some(Cap::At(n)) => Some(n as usize),
+                // Behind a proxy every connection is the proxy's: cap
+                // per visitor there (nginx `limit_conn`).
+                None if self.client_ip_header.is_some() => None,
+                None => Some(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+            },
             shutdown_delay: self.shutdown_delay,
             shutdown_timeout: self.shutdown_timeout,
             peer_address: rate_limit.is_some(),
@@ -425,6 +446,20 @@ impl ServeArgs {
                 .map(|(k, _)| k.clone())
                 .unwrap_or_default(),
         };
+        let plain_http = self
+            .api_url
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        if plain_http && !config::is_loopback_url(&self.api_url) {
+            if !self.allow_http_api_url {
+                return Err(ConfigError::new(
+                    "CHATHUB_API_URL (--api-url)",
+                    "is http:// on another host: the company password and operator tokens would travel unencrypted",
+                    "use https://, or add CHATHUB_ALLOW_HTTP_API_URL=true (--allow-http-api-url) if the network between is trusted",
+                ));
+            }
+            tracing::warn!("CHATHUB_API_URL is http:// on another host (CHATHUB_ALLOW_HTTP_API_URL): the company password and operator tokens travel unencrypted");
+        }
         let config = Config {
             api_url: self.api_url.clone(),
             login,
@@ -450,13 +485,25 @@ impl ServeArgs {
         match self.auth {
             Some(AuthMode::ProxyHeader) => Ok(Arc::new(ProxyHeader::new(self.auth_header.clone()))),
             Some(AuthMode::Bearer) => {
+                let setting = "CHATHUB_AUTH_BEARER_SECRET (or CHATHUB_AUTH_BEARER_SECRET_FILE)";
                 let secret = read_secret(
                     "CHATHUB_AUTH_BEARER_SECRET",
                     self.auth_bearer_secret_file.as_ref(),
-                    "CHATHUB_AUTH_BEARER_SECRET (or CHATHUB_AUTH_BEARER_SECRET_FILE)",
+                    setting,
                     "set the shared secret clients send as `Authorization: Bearer <secret>`",
                 )?;
-                Ok(Arc::new(BearerSecret::new(secret)))
+                // Trimmed as the value a client sends is.
+                let secret = secret.expose_secret().trim();
+                if secret.len() < MIN_BEARER_SECRET {
+                    return Err(ConfigError::new(
+                        setting,
+                        format!("is shorter than {MIN_BEARER_SECRET} bytes (without surrounding whitespace)"),
+                        "use a long random secret, e.g. the output of `openssl rand -hex 32`",
+                    ));
+                }
+                Ok(Arc::new(BearerSecret::new(SecretString::from(
+                    secret.to_owned(),
+                ))))
             }
             Some(AuthMode::None) if self.allow_unauthenticated => {
                 tracing::warn!("!!! CHATHUB_AUTH=none: ANYONE who can reach this service gets an operator token. Use only behind another gate. !!!");

@@ -156,6 +156,17 @@ impl RenewalPolicy {
                 "use a duration such as 1s",
             ));
         }
+        if self.backoff_initial > MAX_TIMEOUT || self.backoff_max > MAX_TIMEOUT {
+            return Err(ConfigError::new(
+                if self.backoff_initial > MAX_TIMEOUT {
+                    "CHATHUB_BACKOFF_INITIAL (--backoff-initial)"
+                } else {
+                    "CHATHUB_BACKOFF_MAX (--backoff-max)"
+                },
+                "is longer than a day",
+                "use a duration such as 60s",
+            ));
+        }
         if self.backoff_max < self.backoff_initial {
             return Err(ConfigError::new(
                 "CHATHUB_BACKOFF_MAX (--backoff-max)",
@@ -494,6 +505,62 @@ pub fn count(value: &str) -> Result<u32, ValueError> {
         })
 }
 
+/// A whole number from `min` to `max`, `what` naming its unit in the fix.
+fn count_between(value: &str, min: u32, max: u32, what: &str) -> Result<u32, ValueError> {
+    let n = value.trim().parse::<u64>().ok();
+    match n {
+        Some(n) if (u64::from(min)..=u64::from(max)).contains(&n) => Ok(n as u32),
+        _ => Err(ValueError::new(
+            format!("is not a whole number from {min} to {max} `{value}`"),
+            format!("use {what} in that range"),
+        )),
+    }
+}
+
+/// Longest request URI, in bytes: 256 (room for `/healthz` and a query)
+/// to 64 KiB (past about that, the HTTP parser refuses a URI by itself).
+pub fn uri_bytes(value: &str) -> Result<u32, ValueError> {
+    count_between(value, 256, 64 * 1024, "a URI length such as 2048")
+}
+
+/// Largest request header section, in bytes: 1 KiB to 1 MiB (the
+/// connection layer buffers four times this per connection).
+pub fn header_bytes(value: &str) -> Result<u32, ValueError> {
+    count_between(value, 1024, 1024 * 1024, "a size such as 16384")
+}
+
+/// Most request headers: 16 (what a browser sends to `/healthz`) to 1000.
+pub fn header_count(value: &str) -> Result<u32, ValueError> {
+    count_between(value, 16, 1000, "a count such as 100")
+}
+
+/// Open connections at most: 1 to 1,000,000.
+pub fn connections(value: &str) -> Result<u32, ValueError> {
+    count_between(value, 1, 1_000_000, "a count such as 2048")
+}
+
+/// A cap that can be turned off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// No cap.
+    Off,
+    /// At most this many.
+    At(u32),
+}
+
+/// Parses a positive whole number, or `off`.
+pub fn cap(value: &str) -> Result<Cap, ValueError> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(Cap::Off);
+    }
+    count(value).map(Cap::At).map_err(|_| {
+        ValueError::new(
+            format!("is not a positive whole number or off `{value}`"),
+            "write a number such as 64, or off",
+        )
+    })
+}
+
 /// A per-client request rate, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rate {
@@ -537,6 +604,37 @@ pub fn header_name(value: &str) -> Result<axum::http::HeaderName, ValueError> {
             "use a header name such as x-forwarded-for",
         )
     })
+}
+
+/// The header a trusted proxy sets to the client's address: any but
+/// `Forwarded` (RFC 7239), whose `for=` parameter is not parsed.
+pub fn client_ip_header(value: &str) -> Result<axum::http::HeaderName, ValueError> {
+    let name = header_name(value)?;
+    if name == axum::http::header::FORWARDED {
+        return Err(ValueError::new(
+            "is Forwarded (RFC 7239), which is not supported",
+            "have the proxy set X-Forwarded-For or X-Real-IP and name that header",
+        ));
+    }
+    Ok(name)
+}
+
+/// Whether `url`'s host is this machine (`localhost` or a loopback address).
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some(host) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let name = host.trim_end_matches('.');
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    }
 }
 
 /// An `IP:PORT` socket address.
@@ -660,6 +758,46 @@ mod tests {
             ..RenewalPolicy::default()
         };
         assert!(backoff.validate().unwrap_err().setting.contains("BACKOFF"));
+    }
+
+    #[test]
+    fn loopback_urls_are_told_from_others() {
+        for url in [
+            "http://127.0.0.1:9",
+            "http://127.1.2.3",
+            "http://[::1]:8080",
+            "http://localhost:1",
+            "http://LocalHost.",
+            "http://api.localhost",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "http://chatapi.example.com",
+            "http://10.0.0.1",
+            "http://[2001:db8::1]",
+            "http://localhost.example.com",
+            "nonsense",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn size_and_count_limits_have_sane_bounds() {
+        assert_eq!(uri_bytes("2048"), Ok(2048));
+        assert!(uri_bytes("255").is_err() && uri_bytes("70000").is_err());
+        assert_eq!(header_bytes("1048576"), Ok(1_048_576));
+        assert!(header_bytes("1048577").is_err() && header_bytes("1023").is_err());
+        assert!(header_count("15").is_err() && header_count("1001").is_err());
+        assert!(connections("0").is_err() && connections("1000001").is_err());
+        assert!(client_ip_header("forwarded").is_err());
+        assert!(client_ip_header("X-Forwarded-For").is_ok());
+        let long = RenewalPolicy {
+            backoff_max: MAX_TIMEOUT + Duration::from_secs(1),
+            ..RenewalPolicy::default()
+        };
+        assert!(long.validate().unwrap_err().setting.contains("BACKOFF_MAX"));
     }
 
     #[test]

@@ -67,6 +67,9 @@ struct HeadClock {
     busy: bool,
     /// Bytes arrived while busy.
     early_bytes: bool,
+    /// No line end has arrived since the last request was handed over:
+    /// the request line of the head under way is still open.
+    line_open: bool,
 }
 
 impl HeadClock {
@@ -77,6 +80,15 @@ impl HeadClock {
             self.seen = requests;
             self.started = None;
             self.busy = true;
+            self.line_open = true;
+        }
+    }
+
+    /// Notes `bytes` just read: a line end closes the request line.
+    fn scan(&mut self, bytes: &[u8]) {
+        self.sync();
+        if self.line_open && bytes.contains(&b'\n') {
+            self.line_open = false;
         }
     }
 
@@ -139,6 +151,7 @@ impl<T> Guarded<T> {
                 started: Some(now),
                 busy: false,
                 early_bytes: false,
+                line_open: true,
             },
             timer: None,
             answer: None,
@@ -214,6 +227,7 @@ impl<T: AsyncRead> AsyncRead for Guarded<T> {
                     let now = Instant::now();
                     *this.last_progress = now;
                     this.head.bytes_arrived(now);
+                    this.head.scan(&buf.filled()[before..]);
                 }
                 Poll::Ready(result)
             }
@@ -304,7 +318,10 @@ impl<T: AsyncWrite> Guarded<T> {
         if this.answer.is_some() {
             return true;
         }
-        match shaped_answer(buf) {
+        // hyper says 431 when its buffer is full, also when what filled it
+        // is a request line that has not ended: that is a URI too long.
+        let uri_too_long = this.head.line_open;
+        match shaped_answer(buf, uri_too_long) {
             Some(bytes) => {
                 *this.answer = Some(Replacement {
                     bytes,
@@ -361,7 +378,9 @@ impl<T: AsyncWrite> AsyncWrite for Guarded<T> {
 
 /// Our answer in place of `head`, if `head` is an error answer hyper wrote
 /// by itself: a complete, bodiless 400, 414 or 431 head without `nosniff`.
-pub fn shaped_answer(head: &[u8]) -> Option<Vec<u8>> {
+/// With `uri_too_long` (the request line never ended), a 431 is answered
+/// as the 414 it is.
+pub fn shaped_answer(head: &[u8], uri_too_long: bool) -> Option<Vec<u8>> {
     // Every answer's first write passes here: the cheap tests first.
     if head.len() > MAX_HYPER_ANSWER
         || !matches!(head.get(9..12), Some(b"400" | b"414" | b"431"))
@@ -373,7 +392,11 @@ pub fn shaped_answer(head: &[u8]) -> Option<Vec<u8>> {
     let rest = text
         .strip_prefix("HTTP/1.1 ")
         .or_else(|| text.strip_prefix("HTTP/1.0 "))?;
-    let (code, message, status_line) = match rest.get(..3)? {
+    let status = match rest.get(..3)? {
+        "431" if uri_too_long => "414",
+        status => status,
+    };
+    let (code, message, status_line) = match status {
         "400" => (
             "BAD_REQUEST",
             "The request could not be read.",
@@ -418,7 +441,7 @@ mod tests {
     #[test]
     fn hyper_error_heads_are_replaced_and_ours_are_not() {
         let hyper = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: Tue, 01 Dec 2026 10:00:00 GMT\r\n\r\n";
-        let ours = String::from_utf8(shaped_answer(hyper).expect("replaced")).unwrap();
+        let ours = String::from_utf8(shaped_answer(hyper, false).expect("replaced")).unwrap();
         assert!(ours.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
         assert!(ours.contains("\r\ndate: Tue, 01 Dec 2026 10:00:00 GMT\r\n"));
         assert!(ours.contains("x-content-type-options: nosniff"));
@@ -431,7 +454,7 @@ mod tests {
             ("414 URI Too Long", "URI_TOO_LONG"),
         ] {
             let head = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
-            let ours = String::from_utf8(shaped_answer(head.as_bytes()).unwrap()).unwrap();
+            let ours = String::from_utf8(shaped_answer(head.as_bytes(), false).unwrap()).unwrap();
             assert!(ours.contains(code), "{ours}");
         }
         for not_hyper in [
@@ -441,7 +464,10 @@ mod tests {
             b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 2\r\n\r\n{}",
             b"{\"token\":\"HTTP/1.1 400 \"}",
         ] {
-            assert_eq!(shaped_answer(not_hyper), None, "{}", String::from_utf8_lossy(not_hyper));
+            assert_eq!(shaped_answer(not_hyper, false), None, "{}", String::from_utf8_lossy(not_hyper));
         }
+        let late = String::from_utf8(shaped_answer(hyper, true).unwrap()).unwrap();
+        assert!(late.starts_with("HTTP/1.1 414 URI Too Long\r\n"), "{late}");
+        assert!(late.contains("URI_TOO_LONG"));
     }
 }

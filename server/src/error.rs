@@ -84,7 +84,7 @@ impl From<&UpstreamError> for ApiError {
             U::Unreachable(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE"),
             U::Status { .. } | U::Redirect { .. } => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"),
             U::LoginRejected => (StatusCode::BAD_GATEWAY, "UPSTREAM_LOGIN_REJECTED"),
-            U::Malformed(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_MALFORMED"),
+            U::Malformed(_) | U::ShortLived(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_MALFORMED"),
             U::OrgNotFound(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_ORG_NOT_FOUND"),
             U::NoActiveOperator(_) | U::OperatorUnavailable(_) => {
                 (StatusCode::BAD_GATEWAY, "UPSTREAM_NO_OPERATOR")

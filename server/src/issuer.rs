@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::config::{Config, ConfigError, OrgConfig, OrgSelector};
 use crate::metrics::Metrics;
-use crate::upstream::{id_text, unverified_expiry, ChatHubClient, Endpoint, UpstreamError};
+use crate::upstream::{id_text, jwt_expiry, ChatHubClient, Endpoint, JwtExpiry, UpstreamError};
 
 /// ChatHub's operator status for an active operator.
 pub const OPERATOR_ACTIVE: i64 = 0;
@@ -141,9 +141,19 @@ impl Issuer {
             .unwrap_or_else(|_| OffsetDateTime::now_utc());
         let asked = issued_at + self.config.token_ttl;
         let token = self.client.operator_token(&operator.id, asked).await?;
-        let expires_at = match unverified_expiry(&token) {
-            Some(exp) if exp < asked => exp,
-            _ => asked,
+        // The JWT's own `exp` when earlier than asked, whatever its `alg`
+        // (read from the payload; the signature is ChatHub's to check).
+        let expires_at = match jwt_expiry(token.expose_secret()) {
+            JwtExpiry::At(exp) => exp.min(asked),
+            JwtExpiry::Missing | JwtExpiry::Beyond => asked,
+            JwtExpiry::Unreadable => {
+                // An expiry we cannot read could be past: never served.
+                tracing::warn!(
+                    org = key,
+                    "ChatHub's operator token has no readable exp claim; refused"
+                );
+                return Err(UpstreamError::Malformed(Endpoint::OperatorToken));
+            }
         };
         if expires_at <= OffsetDateTime::now_utc() {
             // A token that is already dead would only be renewed at once, forever.

@@ -158,7 +158,7 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
 }
 
 /// IPv4 as is (also when mapped into IPv6); IPv6 by its /64.
-fn bucket(ip: IpAddr) -> IpAddr {
+pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use chathub_token_server::cli::{self, Command, LogFormat, MetricsBind, ParseError, ServeArgs};
 use chathub_token_server::routes::{metrics_router, router, TokenService};
-use chathub_token_server::server::serve;
+use chathub_token_server::server::{
+    fit_open_files, raise_open_file_limit, serve, RESERVED_OPEN_FILES,
+};
 use chathub_token_server::shutdown::Shutdown;
 use chathub_token_server::{schedule, ConfigError, Issuer, TokenCache};
 
@@ -85,6 +87,8 @@ enum StartError {
     },
     #[error("error: the server stopped: {0}")]
     Serve(std::io::Error),
+    #[error("error: the open-file limit (RLIMIT_NOFILE) is {0}, too low to serve connections beside the {1} kept for ChatHub calls, listeners and logs; raise it (systemd LimitNOFILE=65536, ulimit -n)")]
+    OpenFiles(u64, usize),
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
@@ -97,8 +101,34 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
 /// more before it exits regardless.
 const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
 
+/// Connections at most on the metrics listener of its own.
+const METRICS_MAX_CONNECTIONS: usize = 16;
+
 async fn run_serve(args: &ServeArgs, shutdown: Shutdown) -> Result<(), StartError> {
-    let settings = args.build(&shutdown)?;
+    let mut settings = args.build(&shutdown)?;
+    // Each connection and each ChatHub call is an open file: the
+    // connection cap must leave room for the calls (one flow per org at a
+    // time, the login) and the metrics listener's connections.
+    let reserve = RESERVED_OPEN_FILES
+        + settings.config.orgs.len()
+        + match settings.metrics {
+            MetricsBind::At(_) => METRICS_MAX_CONNECTIONS,
+            MetricsBind::Same | MetricsBind::Off => 0,
+        };
+    if let Some(open_files) = raise_open_file_limit() {
+        let wanted = settings.serve.max_connections;
+        let fit = fit_open_files(wanted, open_files, reserve)
+            .ok_or(StartError::OpenFiles(open_files, reserve))?;
+        if fit < wanted {
+            tracing::warn!(
+                open_files,
+                reserved = reserve,
+                max_connections = fit,
+                "the open-file limit (RLIMIT_NOFILE) is {open_files}, too low for CHATHUB_MAX_CONNECTIONS={wanted} plus {reserve} kept for ChatHub calls, listeners and logs: serving at most {fit} connections; raise the limit (systemd LimitNOFILE=) or lower CHATHUB_MAX_CONNECTIONS"
+            );
+            settings.serve.max_connections = fit;
+        }
+    }
     shutdown.exit_after(settings.serve.shutdown_timeout + WATCHDOG_GRACE);
     let orgs: Vec<String> = settings.config.orgs.keys().cloned().collect();
     let share = schedule::renewal_share(
@@ -145,6 +175,8 @@ async fn run_serve(args: &ServeArgs, shutdown: Shutdown) -> Result<(), StartErro
             let app = metrics_router(cache, &settings.http);
             let options = chathub_token_server::server::ServeOptions {
                 peer_address: false,
+                max_connections: METRICS_MAX_CONNECTIONS,
+                max_connections_per_client: None,
                 ..settings.serve.clone()
             };
             Some(tokio::spawn(serve(

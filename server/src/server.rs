@@ -19,6 +19,15 @@
 //!   connections wait in the kernel's backlog until one closes. With
 //!   hyper's head buffer ([`ServeOptions::max_head_bytes`]) it bounds the
 //!   memory clients can make the server hold.
+//! - **Per-client cap** ([`ServeOptions::max_connections_per_client`]):
+//!   one peer address (IPv6: its /64) holding every slot would starve
+//!   everyone else; a connection past its share is answered `503
+//!   TOO_MANY_CONNECTIONS` and closed at once.
+//! - **Open files** ([`fit_open_files`]): each connection is a file
+//!   descriptor, and so is each ChatHub call. At start-up the soft
+//!   `RLIMIT_NOFILE` is raised to the hard one, and the connection cap is
+//!   lowered if it does not leave [`RESERVED_OPEN_FILES`] for the rest:
+//!   out of descriptors, `accept` fails and so does every ChatHub call.
 //! - **Shutdown** ([`Shutdown`]): once started, `/readyz` answers 503;
 //!   connections already open finish the request under way and close
 //!   (idle ones at once); for [`ServeOptions::shutdown_delay`] new
@@ -27,10 +36,12 @@
 //!   whatever is still open when [`ServeOptions::shutdown_timeout`] has
 //!   passed since the start is dropped.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -74,6 +85,10 @@ pub struct ServeOptions {
     /// Attach each request's peer address (`ConnectInfo`), for the rate
     /// limit; it costs every request a map insertion.
     pub peer_address: bool,
+    /// Open connections per peer address (IPv6: per /64) at most; one
+    /// more is answered `503 TOO_MANY_CONNECTIONS` and closed. `None`: no
+    /// cap (behind a reverse proxy every connection comes from the proxy).
+    pub max_connections_per_client: Option<usize>,
 }
 
 impl ServeOptions {
@@ -90,8 +105,117 @@ impl ServeOptions {
             max_head_bytes: head_buffer(limits),
             max_headers: limits.max_headers.saturating_mul(4).max(HYPER_MAX_HEADERS),
             peer_address: false,
+            max_connections_per_client: None,
         }
     }
+}
+
+/// Open files kept beside the connections: ChatHub calls, listeners, logs
+/// and the runtime's own.
+pub const RESERVED_OPEN_FILES: usize = 64;
+
+/// Raises the soft open-file limit (`RLIMIT_NOFILE`) to the hard one and
+/// returns the soft limit now in force; `None` where it cannot be read.
+#[cfg(unix)]
+pub fn raise_open_file_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable `rlimit` that outlives the call,
+    // and RLIMIT_NOFILE is a valid resource.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: as above; `raised` is only read. Raising the soft limit
+        // up to the hard one needs no privilege; on failure it stays as is.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.rlim_cur = limit.rlim_max;
+        }
+    }
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    Some(u64::try_from(limit.rlim_cur as u128).unwrap_or(u64::MAX))
+}
+
+/// Elsewhere the limit is not known.
+#[cfg(not(unix))]
+pub fn raise_open_file_limit() -> Option<u64> {
+    None
+}
+
+/// The connection cap that fits `open_files` with `reserve` kept for the
+/// rest: `wanted`, or less (`None` when not even a few connections fit).
+pub fn fit_open_files(wanted: usize, open_files: u64, reserve: usize) -> Option<usize> {
+    let room = usize::try_from(open_files)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(reserve);
+    (room >= MIN_CONNECTIONS).then_some(wanted.min(room))
+}
+
+/// Fewer connections than this is no service.
+const MIN_CONNECTIONS: usize = 16;
+
+/// Open connections per client address.
+#[derive(Default)]
+struct PerClient {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open connection of a client; gives its slot back when dropped.
+struct ClientSlot {
+    clients: Arc<PerClient>,
+    key: IpAddr,
+}
+
+impl PerClient {
+    /// A slot for `key` unless it holds `max` already.
+    fn take(self: &Arc<Self>, key: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut open = lock(&self.open);
+        let n = open.entry(key).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.clients.open);
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The answer to a connection past its client's share, in the documented shape.
+fn too_many_connections() -> Vec<u8> {
+    let body = serde_json::json!({
+        "code": "TOO_MANY_CONNECTIONS",
+        "message": "This client has too many open connections; close some and try again.",
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// hyper's head buffer for `limits`: four times the largest head the
@@ -122,6 +246,7 @@ pub async fn serve(
     closing.keep_alive(false);
     let builders = Arc::new((open, closing));
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let per_client = Arc::new(PerClient::default());
     let (closing_tx, closing_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
 
@@ -157,6 +282,19 @@ pub async fn serve(
             },
         };
         while connections.try_join_next().is_some() {}
+        let slot = match options.max_connections_per_client {
+            None => None,
+            Some(max) => match per_client.take(crate::limits::bucket(peer.ip()), max) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::debug!(peer = %peer.ip(), "refused a connection past the client's share");
+                    // Best effort on a fresh socket, then closed (and its
+                    // permit given back).
+                    let _ = stream.try_write(&too_many_connections());
+                    continue;
+                }
+            },
+        };
         let builders = builders.clone();
         let closing = closing_rx.clone();
         // Counted up for each request the service gets: the socket's
@@ -180,6 +318,7 @@ pub async fn serve(
             });
         connections.spawn(async move {
             connection(io, service, &builders, closing).await;
+            drop(slot);
             drop(permit);
         });
     };
@@ -260,4 +399,34 @@ async fn accept_error(e: io::Error) {
     }
     tracing::error!(error = %e, "accepting a connection failed; retrying in a second");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_the_reserve_free() {
+        assert_eq!(fit_open_files(2048, 1024, 66), Some(958));
+        assert_eq!(fit_open_files(2048, 65536, 66), Some(2048));
+        assert_eq!(fit_open_files(2048, u64::MAX, 66), Some(2048));
+        assert_eq!(fit_open_files(2048, 70, 66), None);
+    }
+
+    #[test]
+    fn a_client_holds_at_most_its_share_and_gets_slots_back() {
+        let clients = Arc::new(PerClient::default());
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let first = clients.take(a, 2).expect("a slot");
+        let _second = clients.take(a, 2).expect("a slot");
+        assert!(clients.take(a, 2).is_none());
+        assert!(clients.take(b, 2).is_some());
+        drop(first);
+        assert!(clients.take(a, 2).is_some());
+        assert!(
+            lock(&clients.open).get(&b).is_none(),
+            "an idle client is forgotten"
+        );
+    }
 }

@@ -24,8 +24,9 @@ use crate::backoff::Backoff;
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 
-/// Upstream answers larger than this are refused.
-const MAX_BODY: usize = 1024 * 1024;
+/// Upstream answers larger than this are refused (read chunk by chunk, so
+/// no more than this is ever held).
+pub const MAX_BODY: usize = 1024 * 1024;
 
 /// The ChatHub calls, named as in logs and in the dev stats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +109,11 @@ pub enum UpstreamError {
     /// `validate-token` said the new token is not valid.
     #[error("ChatHub did not accept the new operator token")]
     TokenRejected,
+    /// The operator token lives only this many seconds (less than
+    /// [`crate::cache::MIN_TOKEN_LIFETIME`]): served, but the next flow
+    /// waits for the backoff window as after a failure.
+    #[error("ChatHub's operator token lives only {0} s")]
+    ShortLived(u64),
     /// The flow stopped for a reason of our own (a task panicked).
     #[error("internal error while talking to ChatHub")]
     Internal,
@@ -499,14 +505,38 @@ async fn read_ok(endpoint: Endpoint, resp: reqwest::Response) -> Result<Vec<u8>,
             status: status.as_u16(),
         });
     }
-    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(UpstreamError::Malformed(endpoint));
+    read_body(endpoint, resp).await
+}
+
+/// The body of `resp`, read chunk by chunk: an answer without
+/// `Content-Length` (chunked, possibly endless) is refused as soon as it
+/// passes [`MAX_BODY`], and the connection is dropped with it, instead of
+/// being buffered whole first.
+async fn read_body(
+    endpoint: Endpoint,
+    mut resp: reqwest::Response,
+) -> Result<Vec<u8>, UpstreamError> {
+    let too_large = || {
+        tracing::warn!(
+            endpoint = endpoint.name(),
+            limit_bytes = MAX_BODY,
+            "ChatHub's answer is larger than the limit; refused"
+        );
+        UpstreamError::Malformed(endpoint)
+    };
+    let announced = resp.content_length();
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
     }
-    let bytes = resp.bytes().await.map_err(|e| classify(endpoint, &e))?;
-    if bytes.len() > MAX_BODY {
-        return Err(UpstreamError::Malformed(endpoint));
+    let capacity = announced.map_or(0, |n| usize::try_from(n).unwrap_or(MAX_BODY));
+    let mut body = Vec::with_capacity(capacity.min(MAX_BODY));
+    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(endpoint, &e))? {
+        if body.len().saturating_add(chunk.len()) > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
-    Ok(bytes.to_vec())
+    Ok(body)
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -533,25 +563,64 @@ fn token_from_body(body: &[u8]) -> Option<SecretString> {
     looks_like_jwt.then(|| SecretString::from(token))
 }
 
-/// The `exp` claim of a JWT, read without checking the signature (ChatHub
-/// checks it; we only want to know when to renew).
-pub fn unverified_expiry(token: &SecretString) -> Option<OffsetDateTime> {
-    #[derive(Deserialize)]
-    struct Exp {
-        exp: i64,
+/// A JWT's `exp` claim, read from its payload without checking the
+/// signature (ChatHub checks it; we only want to know when to renew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtExpiry {
+    /// The payload has no `exp`.
+    Missing,
+    /// It expires then (a fractional `exp`, which RFC 7519 allows, is
+    /// rounded down to the second).
+    At(OffsetDateTime),
+    /// Later than this server can represent (past the year 9999).
+    Beyond,
+    /// Not a JWT with a base64url JSON object as its payload, or an `exp`
+    /// that is not a number.
+    Unreadable,
+}
+
+/// The `exp` of `token`, from its middle segment decoded as base64url
+/// JSON: whatever its header's `alg` (`ES512`, `none`, ...), which a JWT
+/// library would refuse to decode without a key.
+pub fn jwt_expiry(token: &str) -> JwtExpiry {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return JwtExpiry::Unreadable;
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return JwtExpiry::Unreadable;
+    };
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&bytes) else {
+        return JwtExpiry::Unreadable;
+    };
+    let exp = match claims.get("exp") {
+        None => return JwtExpiry::Missing,
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(_) => None,
+    };
+    match exp.filter(|e| e.is_finite()).map(f64::floor) {
+        None => JwtExpiry::Unreadable,
+        // Before 1970 (or far before): long expired, whatever the date.
+        Some(e) if e < 0.0 => JwtExpiry::At(OffsetDateTime::UNIX_EPOCH),
+        // `as` saturates; a value past i64 fails the conversion below.
+        Some(e) => match OffsetDateTime::from_unix_timestamp(e as i64) {
+            Ok(at) => JwtExpiry::At(at),
+            Err(_) => JwtExpiry::Beyond,
+        },
     }
-    let mut validation = jsonwebtoken::Validation::default();
-    validation.insecure_disable_signature_validation();
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<Exp>(
-        token.expose_secret(),
-        &jsonwebtoken::DecodingKey::from_secret(&[]),
-        &validation,
-    )
-    .ok()?;
-    OffsetDateTime::from_unix_timestamp(data.claims.exp).ok()
+}
+
+/// The `exp` of a JWT when it has a representable one (see [`jwt_expiry`]).
+pub fn unverified_expiry(token: &SecretString) -> Option<OffsetDateTime> {
+    match jwt_expiry(token.expose_secret()) {
+        JwtExpiry::At(at) => Some(at),
+        JwtExpiry::Missing | JwtExpiry::Beyond | JwtExpiry::Unreadable => None,
+    }
 }
 
 #[cfg(test)]
@@ -571,5 +640,80 @@ mod tests {
         }
         assert!(token_from_body(b"<html>oops</html>").is_none());
         assert!(token_from_body(b"{\"error\":1}").is_none());
+    }
+
+    #[test]
+    fn reads_exp_from_the_payload_whatever_the_alg_or_number_format() {
+        use base64::Engine;
+        let jwt = |header: &str, payload: &str, signature: &str| {
+            let b64 = |t: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(t);
+            format!("{}.{}.{signature}", b64(header), b64(payload))
+        };
+        let at = |s: i64| JwtExpiry::At(OffsetDateTime::from_unix_timestamp(s).unwrap());
+        for (header, payload, signature, expected) in [
+            (
+                r#"{"alg":"ES512"}"#,
+                r#"{"exp":1800000000}"#,
+                "c2ln",
+                at(1_800_000_000),
+            ),
+            (
+                r#"{"alg":"none"}"#,
+                r#"{"exp":1800000000}"#,
+                "",
+                at(1_800_000_000),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":1800000000.9}"#,
+                "c2ln",
+                at(1_800_000_000),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":1.8e9}"#,
+                "c2ln",
+                at(1_800_000_000),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":-5}"#,
+                "c2ln",
+                JwtExpiry::At(OffsetDateTime::UNIX_EPOCH),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":1e300}"#,
+                "c2ln",
+                JwtExpiry::Beyond,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"sub":"x"}"#,
+                "c2ln",
+                JwtExpiry::Missing,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"exp":"soon"}"#,
+                "c2ln",
+                JwtExpiry::Unreadable,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"[1]"#,
+                "c2ln",
+                JwtExpiry::Unreadable,
+            ),
+        ] {
+            assert_eq!(
+                jwt_expiry(&jwt(header, payload, signature)),
+                expected,
+                "{payload}"
+            );
+        }
+        for garbled in ["a.b", "a.b.c.d", "x.!!!.y", "x.bm90IGpzb24.y"] {
+            assert_eq!(jwt_expiry(garbled), JwtExpiry::Unreadable, "{garbled}");
+        }
     }
 }

@@ -443,10 +443,44 @@ async fn a_token_past_its_wall_clock_expiry_is_not_served_after_the_host_slept()
     while OffsetDateTime::now_utc() <= expires_at {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(
-        token(&cache).await,
-        "token-2",
+    // A 2-second token counts as a failure for the backoff (see
+    // `tokens_that_live_seconds_do_not_make_an_org_renew_in_a_loop`), and
+    // its window is on tokio's clock, which stood still: not token-1, but
+    // no new flow yet either.
+    assert!(
+        matches!(cache.get("sales").await, Err(TokenError::Backoff { .. })),
         "an expired token was served after a suspend"
     );
+    advance(2 * S).await;
+    assert_eq!(token(&cache).await, "token-2");
     assert_eq!(script.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokens_that_live_seconds_do_not_make_an_org_renew_in_a_loop() {
+    // A ChatHub that answers a one-hour request with 2-second tokens, and
+    // pages that keep asking: each success used to reset the backoff, so
+    // the org renewed as fast as the tokens died.
+    let script = Script::new(2 * S, &[]);
+    let cache = cache(&script);
+    let start = Instant::now();
+    let mut served = 0;
+    while Instant::now() - start < 10 * S {
+        if cache.get("sales").await.is_ok() {
+            served += 1;
+        }
+        sleep(Duration::from_millis(100)).await;
+    }
+    let calls = script.calls();
+    eprintln!("2-second tokens: {calls} flows in 10 s, {served} of 100 requests served");
+    // Like failures: windows of 1, 2, 4 and 8 s (plus jitter).
+    assert!(calls <= 5, "{calls} flows in 10 s for one org");
+    assert!(served > 0, "the short tokens were never served");
+    // The window still grows while ChatHub keeps doing it.
+    sleep(60 * S).await;
+    assert!(
+        script.calls() <= calls + 4,
+        "{} flows in 70 s",
+        script.calls()
+    );
 }

@@ -46,13 +46,36 @@ fn startup_error(change: &[(&str, Option<&str>)]) -> String {
             vars.push((k, v));
         }
     }
-    let out = cmd(&[], &vars).output().expect("run the binary");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut child = cmd(&[], &vars)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    // A setting that is accepted starts the service, which would run on:
+    // a failure, not a hang.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr);
+    let status = status.unwrap_or_else(|| panic!("{change:?} was accepted: {stderr}"));
     assert_eq!(
-        out.status.code(),
+        status.code(),
         Some(2),
-        "expected a start-up error, got {:?}: {stderr}",
-        out.status
+        "expected a start-up error, got {status:?}: {stderr}"
     );
     stderr
 }
@@ -169,6 +192,66 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
             "CHATHUB_REQUEST_TIMEOUT",
         ),
         (&[("CHATHUB_LOG_FORMAT", Some("xml"))], "CHATHUB_LOG_FORMAT"),
+        // Accepted before: hyper's head buffer (4x) let 4 clients hold 1.5 GB.
+        (
+            &[("CHATHUB_MAX_HEADER_BYTES", Some("4000000000"))],
+            "CHATHUB_MAX_HEADER_BYTES",
+        ),
+        (
+            &[("CHATHUB_MAX_HEADER_BYTES", Some("100"))],
+            "CHATHUB_MAX_HEADER_BYTES",
+        ),
+        // Accepted before, and then every request, /healthz too, was refused.
+        (
+            &[("CHATHUB_MAX_URI_BYTES", Some("1"))],
+            "CHATHUB_MAX_URI_BYTES",
+        ),
+        (
+            &[("CHATHUB_MAX_URI_BYTES", Some("10000000"))],
+            "CHATHUB_MAX_URI_BYTES",
+        ),
+        (&[("CHATHUB_MAX_HEADERS", Some("2"))], "CHATHUB_MAX_HEADERS"),
+        (
+            &[("CHATHUB_MAX_HEADERS", Some("4000000000"))],
+            "CHATHUB_MAX_HEADERS",
+        ),
+        (
+            &[("CHATHUB_MAX_CONNECTIONS", Some("4000000000"))],
+            "CHATHUB_MAX_CONNECTIONS",
+        ),
+        (
+            &[("CHATHUB_MAX_CONNECTIONS_PER_CLIENT", Some("many"))],
+            "CHATHUB_MAX_CONNECTIONS_PER_CLIENT",
+        ),
+        (
+            &[("CHATHUB_BACKOFF_MAX", Some("100000d"))],
+            "CHATHUB_BACKOFF_MAX",
+        ),
+        (
+            &[
+                ("CHATHUB_BACKOFF_INITIAL", Some("2d")),
+                ("CHATHUB_BACKOFF_MAX", Some("2d")),
+            ],
+            "CHATHUB_BACKOFF_INITIAL",
+        ),
+        // RFC 7239's `for=` was parsed as an address and never matched.
+        (
+            &[("CHATHUB_CLIENT_IP_HEADER", Some("Forwarded"))],
+            "CHATHUB_CLIENT_IP_HEADER",
+        ),
+        (
+            &[("CHATHUB_AUTH_BEARER_SECRET", Some("short"))],
+            "CHATHUB_AUTH_BEARER_SECRET",
+        ),
+        (
+            &[("CHATHUB_AUTH_BEARER_SECRET", Some("   \t "))],
+            "CHATHUB_AUTH_BEARER_SECRET",
+        ),
+        // The company password would travel in clear.
+        (
+            &[("CHATHUB_API_URL", Some("http://chatapi.example.com"))],
+            "CHATHUB_API_URL",
+        ),
     ];
     for (change, setting) in cases {
         let stderr = startup_error(change);

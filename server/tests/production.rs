@@ -21,6 +21,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use chathub_token_server::fake_api::FakeChatHub;
 use common::*;
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -50,6 +51,15 @@ impl Server {
     /// Starts it against `api` with `vars` (which win over the defaults
     /// here) and waits until `/healthz` answers.
     async fn start(api: &str, vars: &[(&str, &str)]) -> Server {
+        Server::start_with_nofile(api, vars, None).await
+    }
+
+    /// [`Server::start`] with its open-file limit (soft, hard) set first.
+    async fn start_with_nofile(
+        api: &str,
+        vars: &[(&str, &str)],
+        nofile: Option<(u64, u64)>,
+    ) -> Server {
         let port = free_port();
         let bind = format!("127.0.0.1:{port}");
         let log = std::env::temp_dir().join(format!(
@@ -65,12 +75,33 @@ impl Server {
             ("CHATHUB_ALLOW_UNAUTHENTICATED", "true"),
             ("CHATHUB_RATE_LIMIT", "off"),
             ("CHATHUB_UPSTREAM_TIMEOUT", "5s"),
+            // Many tests open many connections from 127.0.0.1.
+            ("CHATHUB_MAX_CONNECTIONS_PER_CLIENT", "off"),
             ("RUST_LOG", "info"),
         ];
         all.retain(|(k, _)| !vars.iter().any(|(v, _)| v == k));
         all.extend_from_slice(vars);
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        if let Some((soft, hard)) = nofile {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
+            };
+            // SAFETY: runs in the forked child before exec; setrlimit is
+            // async-signal-safe and only reads `limit`, copied into the closure.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command
             .env_clear()
             .env("NO_COLOR", "1")
             .env("CHATHUB_BIND", &bind)
@@ -122,11 +153,21 @@ impl Server {
 
     /// Resident memory, KiB.
     fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The most resident memory the process has had, KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    /// A `/proc/PID/status` field in KiB (0 when unreadable).
+    fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     }
@@ -819,4 +860,359 @@ async fn metrics_can_have_a_listener_of_their_own_or_none() {
     let off = Server::start(&api, &[("CHATHUB_METRICS_BIND", "off")]).await;
     let resp = client().get(off.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
+}
+
+// ------------------------------------------- 7. an endless upstream body
+
+/// A ChatHub whose `step` answers 200 with an endless chunked body (no
+/// `Content-Length`); every other call succeeds.
+async fn endless_chathub(step: &'static str) -> String {
+    let endless = || async {
+        let chunk = axum::body::Bytes::from(vec![b'A'; 1 << 20]);
+        let body = futures::stream::repeat(chunk).map(Ok::<_, std::convert::Infallible>);
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            axum::body::Body::from_stream(body),
+        )
+    };
+    let app = mock_chathub(|| jwt(exp_in(3600)), Arc::default(), &[step])
+        .route(step, axum::routing::any(endless));
+    serve(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_upstream_body_is_refused_with_bounded_memory() {
+    for step in ["/api/company/get-token", "/api/operator/get-token"] {
+        let api = endless_chathub(step).await;
+        // Long enough that reading until the timeout would hold gigabytes.
+        let server = Server::start(&api, &[("CHATHUB_UPSTREAM_TIMEOUT", "10s")]).await;
+        let resp = client()
+            .get(server.url("/api/chathub/token"))
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        let body = resp.text().await.unwrap();
+        let peak = server.peak_rss_kib();
+        eprintln!("endless body at {step}: {status} {body}; peak RSS {peak} KiB");
+        assert!(
+            peak < 100 * 1024,
+            "{step}: the server held {peak} KiB reading an endless body"
+        );
+        assert_eq!(status, 502, "{step}: {body}");
+        assert_shaped(step, &headers, &body, "UPSTREAM_MALFORMED");
+    }
+}
+
+// ---------------------------------------- 8. the operator JWT's own exp
+
+/// A JWT with header `alg` and payload `{"exp": exp}` (`exp` as written,
+/// e.g. `1700000000.75`), signed with nothing the service could check.
+fn raw_jwt(alg: &str, exp: &str) -> String {
+    use base64::Engine;
+    let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    let signature = if alg == "none" { "" } else { "c2ln" };
+    format!(
+        "{}.{}.{signature}",
+        b64(&format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#)),
+        b64(&format!(r#"{{"exp":{exp},"jti":"x"}}"#))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_jwts_own_exp_is_served_whatever_its_alg_or_number_format() {
+    // What the mock's operator/get-token answers next.
+    let next: Arc<Mutex<String>> = Arc::default();
+    let answer = {
+        let next = next.clone();
+        move || {
+            let token = next.lock().unwrap().clone();
+            async move { axum::Json(serde_json::json!(token)) }
+        }
+    };
+    let app = mock_chathub(
+        || jwt(exp_in(3600)),
+        Arc::default(),
+        &["/api/operator/get-token"],
+    )
+    .route("/api/operator/get-token", axum::routing::post(answer));
+    let api = serve(app).await;
+    let server = Server::start(
+        &api,
+        &[("CHATHUB_ORGS", "a=id:1,b=id:1,c=id:1,d=id:1,e=id:1,f=id:1")],
+    )
+    .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let cases = [
+        ("a", "ES512", format!("{}", now + 600), Some(now + 600)),
+        ("b", "none", format!("{}", now + 600), Some(now + 600)),
+        // RFC 7519: a NumericDate may have fractions (rounded down here).
+        ("c", "HS256", format!("{}.75", now + 600), Some(now + 600)),
+        ("d", "ES512", format!("{}", now - 10), None),
+        ("e", "none", format!("{}.5", now - 10), None),
+        ("f", "HS256", format!("{}.5", now - 10), None),
+    ];
+    for (org, alg, exp, expected) in cases {
+        *next.lock().unwrap() = raw_jwt(alg, &exp);
+        let (status, body) = get_token(&server.url(&format!("/api/chathub/token?org={org}"))).await;
+        match expected {
+            Some(exp_at) => {
+                assert_eq!(status, 200, "{alg} exp {exp}: {body}");
+                let served = time::OffsetDateTime::parse(
+                    body["expiresAt"].as_str().unwrap_or_default(),
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .unwrap_or_else(|_| panic!("{alg} exp {exp}: {body}"));
+                assert_eq!(
+                    served.unix_timestamp(),
+                    exp_at,
+                    "{alg} exp {exp}: served expiresAt {served}, not the JWT's exp"
+                );
+            }
+            None => {
+                assert_eq!(
+                    status, 502,
+                    "{alg} exp {exp}: an expired token was served: {body}"
+                );
+                assert_eq!(
+                    body["code"], "UPSTREAM_MALFORMED",
+                    "{alg} exp {exp}: {body}"
+                );
+            }
+        }
+    }
+}
+
+// ------------------------------------------------ 9. file descriptors
+
+/// The soft open-file limit of process `pid`.
+fn open_file_limit(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A connection that sent `GET /healthz` and got its answer within 5 s
+/// (else `None`: it waits to be accepted).
+async fn served_connection(addr: SocketAddr) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .ok()?;
+    let mut answer = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .ok()?
+        .ok()?;
+    String::from_utf8_lossy(&answer[..n])
+        .starts_with("HTTP/1.1 200")
+        .then_some(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_cap_fits_the_open_file_limit_so_chathub_stays_reachable() {
+    let (_fake, api) = fake().await;
+    // A hard limit of 256 under the default cap of 2048: the cap is
+    // lowered to fit, with one warning.
+    let server = Server::start_with_nofile(&api, &[], Some((256, 256))).await;
+    let mut victim = served_connection(server.addr()).await.expect("served");
+    // One client takes every connection the server accepts.
+    let mut held = Vec::new();
+    while let Some(conn) = served_connection(server.addr()).await {
+        held.push(conn);
+        assert!(held.len() < 400, "more connections than open files");
+    }
+    eprintln!(
+        "open files 256: {} connections held, then the rest wait to be accepted",
+        held.len()
+    );
+    // A connection already open still reaches ChatHub (a cold cache).
+    victim
+        .write_all(b"GET /api/chathub/token HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(30), victim.read(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "with every connection taken, ChatHub was unreachable: {answer}"
+    );
+    let logs = server.logs();
+    let warnings: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("open-file limit"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{logs}");
+    assert!(warnings[0].contains("CHATHUB_MAX_CONNECTIONS"), "{logs}");
+    assert!(!logs.contains("Too many open files"), "{logs}");
+    drop(held);
+    drop(server);
+
+    // The soft limit is raised to the hard one at start-up.
+    let raised = Server::start_with_nofile(&api, &[], Some((256, 4096))).await;
+    assert_eq!(
+        open_file_limit(raised.child.id()),
+        4096,
+        "{}",
+        raised.logs()
+    );
+    assert!(
+        !raised.logs().contains("open-file limit"),
+        "{}",
+        raised.logs()
+    );
+}
+
+/// Connects from `ip` (any 127/8 address is loopback).
+async fn connect_from(ip: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(ip.parse().unwrap(), 0))
+        .unwrap();
+    socket.connect(addr).await.expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_hold_more_than_its_share_of_connections() {
+    let (_fake, api) = fake().await;
+    let server = Server::start(
+        &api,
+        &[
+            ("CHATHUB_MAX_CONNECTIONS_PER_CLIENT", "5"),
+            ("CHATHUB_HEADER_READ_TIMEOUT", "2s"),
+        ],
+    )
+    .await;
+    let request = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        let mut conn = connect_from("127.0.0.1", server.addr()).await;
+        conn.write_all(request).await.unwrap();
+        let mut answer = [0u8; 1024];
+        let n = conn.read(&mut answer).await.unwrap();
+        assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+        held.push(conn);
+    }
+    // The sixth from the same address is refused at once, in the JSON shape.
+    let mut sixth = connect_from("127.0.0.1", server.addr()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), sixth.read_to_end(&mut answer)).await;
+    let (status, headers, body) = parse_answer(&String::from_utf8_lossy(&answer));
+    assert_eq!(status, 503, "the sixth connection: {body:?}");
+    assert_shaped(
+        "the sixth connection",
+        &headers,
+        &body,
+        "TOO_MANY_CONNECTIONS",
+    );
+    // Another client is served meanwhile.
+    let mut other = connect_from("127.0.0.2", server.addr()).await;
+    other.write_all(request).await.unwrap();
+    let mut answer = [0u8; 1024];
+    let n = other.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+    // A slot freed is a slot again.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut again = connect_from("127.0.0.1", server.addr()).await;
+        again.write_all(request).await.unwrap();
+        let mut answer = [0u8; 1024];
+        let n = again.read(&mut answer).await.unwrap_or(0);
+        if String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the freed slot was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ------------------------------------------------- 10. the bearer secret
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_secret_is_trimmed_and_the_scheme_is_case_insensitive() {
+    let (_fake, api) = fake().await;
+    let secret = "bearer-secret-0123456789";
+    let padded = format!("  {secret} \n");
+    let server = Server::start(
+        &api,
+        &[
+            ("CHATHUB_AUTH", "bearer"),
+            ("CHATHUB_AUTH_BEARER_SECRET", padded.as_str()),
+        ],
+    )
+    .await;
+    for (authorization, status) in [
+        (format!("Bearer {secret}"), 200),
+        (format!("bearer {secret}"), 200),
+        (format!("BEARER  {secret} "), 200),
+        (format!("Basic {secret}"), 401),
+        (format!("Bearer {secret}x"), 401),
+        (secret.to_owned(), 401),
+    ] {
+        let resp = client()
+            .get(server.url("/api/chathub/token"))
+            .header("authorization", &authorization)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{authorization:?}");
+    }
+}
+
+// ------------------------------------------------- 11. minor: shutdown, 414
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_still_running_at_sigterm_is_not_logged_as_an_error() {
+    let mut server = Server::start(
+        &hanging_chathub().await,
+        &[
+            ("CHATHUB_REQUEST_TIMEOUT", "1s"),
+            ("CHATHUB_SHUTDOWN_TIMEOUT", "2s"),
+            ("CHATHUB_UPSTREAM_TIMEOUT", "60s"),
+        ],
+    )
+    .await;
+    // The request times out; its flow goes on, waiting on ChatHub.
+    let (status, body) = get_token(&server.url("/api/chathub/token")).await;
+    assert_eq!(status, 504, "{body}");
+    server.sigterm();
+    server.exited_within(Duration::from_secs(30)).await;
+    let logs = server.logs();
+    assert!(
+        !logs.contains(" ERROR "),
+        "shutdown logged an error: {logs}"
+    );
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uri_too_long_for_any_buffer_is_414_not_431() {
+    let (_fake, api) = fake().await;
+    let server = Server::start(&api, &[]).await;
+    for size in [70_000, 200_000, 1_000_000] {
+        let request = format!(
+            "GET /api/chathub/token?{} HTTP/1.1\r\nhost: x\r\n\r\n",
+            "a".repeat(size)
+        );
+        let (status, headers, body) = parse_answer(&raw(server.addr(), request.as_bytes()).await);
+        assert_eq!(status, 414, "a {size}-byte URI: {body}");
+        assert_shaped("a long URI", &headers, &body, "URI_TOO_LONG");
+    }
+    // A long header is still 431.
+    let request = format!(
+        "GET /api/chathub/token HTTP/1.1\r\nhost: x\r\ncookie: {}\r\n\r\n",
+        "c".repeat(200_000)
+    );
+    let (status, _, body) = parse_answer(&raw(server.addr(), request.as_bytes()).await);
+    assert_eq!(status, 431, "{body}");
 }
