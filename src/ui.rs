@@ -17,8 +17,10 @@ use crate::text::cat;
 extern "C" {
     #[wasm_bindgen(js_name = ensureStyle)]
     fn ensure_style_js(doc: &Document, nonce: Option<&str>);
+    /// (The `u32` keeps the import from being bound directly: see
+    /// `mono_now_js` in `driver.rs`.)
     #[wasm_bindgen(js_name = dropStyle)]
-    fn drop_style_js(doc: &Document);
+    fn drop_style_js(doc: &Document, _: u32);
     #[wasm_bindgen(js_name = statusBox, catch)]
     fn status_box(doc: &Document, text: &str) -> Result<Element, JsValue>;
     #[allow(clippy::too_many_arguments)]
@@ -156,7 +158,7 @@ fn container_or_error(doc: &Document, opts: &Options) -> Result<Element, LoaderE
 /// Removes the loader's style sheet when nothing of the loader's UI is
 /// left on the page (the last manager went; `fallback.js` boxes use it too).
 pub fn drop_style(doc: &Document) {
-    drop_style_js(doc);
+    drop_style_js(doc, 0);
 }
 
 fn ensure_style(doc: &Document, opts: &Options) {

@@ -13,6 +13,15 @@ if (!m) {
 const budget = Number(m[1].replace(/,/g, ""));
 const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 const gz = (b) => gzipSync(b, { level: 9 }).length;
+// wasm-bindgen imports js/dom.js as a namespace when one of its imports
+// needs no conversion; esbuild then fills the namespace with a
+// `for (name in exports)` that a polluted Object.prototype turns into a
+// TypeError at load (see mono_now_js in src/driver.rs).
+const glue = readFileSync(new URL("pkg/chathub_loader.js", root), "utf8");
+if (/for\(var \w+ in \w+\)\w+\(\w+,\w+,\{get:/.test(glue)) {
+  console.error("size-budget: the glue imports js/dom.js as a namespace (an import bound without conversion); see mono_now_js in src/driver.rs");
+  process.exit(1);
+}
 let total = 0;
 for (const f of ["chathub_loader_bg.wasm", "chathub_loader.js"]) {
   const bytes = readFileSync(new URL(`pkg/${f}`, root));
