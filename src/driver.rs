@@ -253,8 +253,7 @@ impl Inner {
                 }
             })
         });
-        let old = self.timer.replace(timer);
-        drop(old);
+        drop(self.timer.replace(timer));
     }
 
     /// Runs `fut` under a lifetime kept in `slot` and feeds the event it
@@ -294,8 +293,7 @@ impl Inner {
         match action {
             Action::WaitTrigger => {
                 let (wait, fired) = crate::trigger::wait(opts);
-                let old = self.trigger.replace(Some(wait));
-                drop(old);
+                drop(self.trigger.replace(Some(wait)));
                 let weak = self.weak.clone();
                 spawn_local(async move {
                     let _ = wasm_bindgen_futures::JsFuture::from(fired).await;
@@ -305,17 +303,14 @@ impl Inner {
                 });
             }
             Action::EndTrigger => {
-                let wait = self.trigger.borrow_mut().take();
-                drop(wait);
+                drop(self.trigger.take());
             }
             Action::Watch => {
                 let watch = crate::signals::watch(&doc, self);
-                let old = self.watch.replace(watch);
-                drop(old);
+                drop(self.watch.replace(watch));
             }
             Action::Unwatch => {
-                let watch = self.watch.borrow_mut().take();
-                drop(watch);
+                drop(self.watch.take());
             }
             Action::Fetch(id) => {
                 let inner = self.clone();
@@ -353,8 +348,7 @@ impl Inner {
                 // evaluated, so its URL is not fresh.
                 let old = old.or_else(|| tag::adopt(&doc, &opts.tag_id()));
                 let taken = tag::take(&doc, old, opts);
-                let old = self.taken.replace(Some(taken));
-                drop(old);
+                drop(self.taken.replace(Some(taken)));
             }
             Action::Mount(id, value) => {
                 let src = self
@@ -366,8 +360,7 @@ impl Inner {
                 let fut = async move {
                     let result = tag::mount(&doc, &inner.opts, &src, &value).await;
                     let result = result.map(|m| {
-                        let old = inner.mounted.replace(Some(m));
-                        drop(old);
+                        drop(inner.mounted.replace(Some(m)));
                     });
                     Event::Mounted { id, result }
                 };
@@ -377,13 +370,11 @@ impl Inner {
             Action::Restore => {
                 let taken = self.taken.borrow_mut().take();
                 if let Some(back) = taken.and_then(Taken::restore) {
-                    let old = self.mounted.replace(Some(back));
-                    drop(old);
+                    drop(self.mounted.replace(Some(back)));
                 }
             }
             Action::Discard => {
-                let taken = self.taken.borrow_mut().take();
-                drop(taken);
+                drop(self.taken.take());
             }
             Action::Unmount => {
                 let mounted = self.mounted.borrow_mut().take();
