@@ -65,6 +65,7 @@ test:
 	  case $$stage in setup) done_already="";; pkg) done_already="-o setup";; *) done_already="-o setup -o pkg";; esac; \
 	  if ! $(MAKE) --no-print-directory $$done_already $$stage; then \
 	    echo "$$stage $$((SECONDS - start)) FAILED" >> target/stage-times.txt; report; \
+	    [ "$$stage" != browser-test ] || cat target/failure-summary.txt 2>/dev/null || true; \
 	    echo "make test: $$stage FAILED"; exit 1; \
 	  fi; \
 	  echo "$$stage $$((SECONDS - start))" >> target/stage-times.txt; \
@@ -96,9 +97,8 @@ nginx-test: setup
 
 ## Browser tests: the wasm-bindgen suite (tests/browser_*.rs) against a real
 ## local HTTP server (tests/server/test-server.mjs, started once for the
-## run) whose answers each test controls, in headless Chromium (through
-## `wasm-pack test --headless --chrome`, the README's command), Firefox ESR
-## and WebKitGTK, one after the other. Each engine's result is named
+## run) whose answers each test controls, in headless Chromium, Firefox ESR
+## and WebKitGTK, side by side after one build. Each engine's result is named
 ## ("browser suite: firefox FAILED"); see scripts/browser-suite.sh.
 browser-test: setup
 	@scripts/browser-suite.sh chromium firefox webkit
@@ -110,7 +110,7 @@ browser-test-webkit: setup
 	@scripts/browser-suite.sh webkit
 ## The README's wasm-pack commands, both: --chrome and --firefox.
 wasm-pack-test: setup
-	@scripts/browser-suite.sh chromium firefox-wasm-pack
+	@scripts/browser-suite.sh chromium-wasm-pack firefox-wasm-pack
 
 ## The test server alone, in the foreground (for `wasm-pack test` or
 ## `cargo test --target wasm32-unknown-unknown` from another terminal).
