@@ -6,7 +6,7 @@
 #   scripts/browser-suite.sh LEG...      (make browser-test runs all three)
 #
 # LEG:
-#   chromium           wasm-pack test --headless --chrome (the README's command;
+#   chromium           wasm-pack test --headless --chrome (docs/development.md's command;
 #                      Debian's chromedriver, found on PATH)
 #   firefox            cargo test, GECKODRIVER=geckodriver (Firefox ESR)
 #   webkit             cargo test, SAFARIDRIVER=WebKitWebDriver under xvfb-run
