@@ -108,7 +108,7 @@ browser-test-firefox: setup
 	@scripts/browser-suite.sh firefox
 browser-test-webkit: setup
 	@scripts/browser-suite.sh webkit
-## The README's wasm-pack commands, both: --chrome and --firefox.
+## docs/development.md's wasm-pack commands, both: --chrome and --firefox.
 wasm-pack-test: setup
 	@scripts/browser-suite.sh chromium-wasm-pack firefox-wasm-pack
 
@@ -119,8 +119,13 @@ test-server:
 
 ## The npm package: size budget, the option checks shared with the plain-JS
 ## entries (in js/dom.js, run in Node), TypeScript surface (with the React and
-## Vue adapters' @ts-expect-error misuse), npm pack, SSR import and rendering.
+## Vue adapters' @ts-expect-error misuse), npm pack, SSR import and rendering;
+## and the docs: every link and anchor of README.md and docs/ resolves, the
+## snippets that need no browser (install, proxies, configs, the React, Next
+## and Vue components rendered on the server) as written.
 pkg-test: pkg
+	node tests/docs/links.mjs
+	node tests/docs/snippets.mjs
 	node tests/pkg/size-budget.mjs
 	node tests/pkg/options.test.mjs
 	node_modules/.bin/tsc -p tests/pkg/tsconfig.json
@@ -130,14 +135,15 @@ pkg-test: pkg
 	cd pkg && npm pack --pack-destination ../target --loglevel=error > /dev/null
 	node tests/pkg/install-check.mjs target/chathub-loader-$$(node -p 'require("./pkg/package.json").version').tgz
 
-## End to end: the demo (dev server + built pkg) in headless Chromium, and
-## the package under strict page policies (CSP nonce, Trusted Types, SRI,
-## no WebAssembly).
+## End to end: the demo (dev server + built pkg) in headless Chromium, the
+## package under strict page policies (CSP nonce, 'strict-dynamic', Trusted
+## Types, SRI, no WebAssembly), and the docs' quick starts run as written.
 e2e-test: pkg
 	cargo build -p chathub-token-server --features dev
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
+	node tests/e2e/docs-snippets.test.mjs
 
 ## The example apps (www/examples/react, www/examples/vue,
 ## www/examples/angular), each installed from the `npm pack` tarball (npm

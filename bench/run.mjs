@@ -1,6 +1,6 @@
 // make bench: size, page cost, memory, requests and server throughput.
 // Writes bench/results.json and prints the tables (also bench/out/table.txt).
-// See the README, "## Benchmarks (`make bench`)".
+// See docs/performance.md, "## Benchmarks (`make bench`)".
 //
 // Environment knobs (for quick runs while developing; defaults are the real bench):
 //   BENCH_PAIRS=60         loader/baseline pairs per page condition (BENCH_RUNS is the old name)
@@ -739,9 +739,9 @@ async function memory(browser, origin) {
   // the loader, alternating, MEMORY_RUNS times each, each run CYCLES
   // refreshes and then CYCLES more on the same page. Per refresh is read
   // from the second CYCLES (steady state): the first ones also pay the
-  // engine's one-time warm-up (optimised JS, wasm tier-up: ~60 KB, see the
-  // README), which spread over 1000 refreshes moved the control by ~60
-  // bytes per refresh between two runs of the same code (909 and 973),
+  // engine's one-time warm-up (optimised JS, wasm tier-up: ~60 KB, see
+  // docs/performance.md), which spread over 1000 refreshes moved the
+  // control by ~60 bytes per refresh between two runs of the same code (909 and 973),
   // about the size of the loader's own share. Medians of the runs and their
   // difference are reported; the first CYCLES' figures are kept beside.
   const loaderRuns = [];

@@ -64,7 +64,7 @@ if ! command -v geckodriver >/dev/null; then
   timed "geckodriver" cargo install geckodriver --version "=$GECKODRIVER_VERSION" --locked
 fi
 
-# wasm-pack, for the README's `wasm-pack test` (make wasm-pack-test). Its
+# wasm-pack, for docs/development.md's `wasm-pack test` (make wasm-pack-test). Its
 # dev profile: it only drives cargo and the test runner, and builds in
 # about 1 min on 2 cores instead of about 2.5 min optimised.
 if ! command -v wasm-pack >/dev/null; then

@@ -4,7 +4,7 @@
 // The shipped build links no `std`: its panic machinery (the hook, the
 // payloads, message formatting through `core::fmt::write`, the
 // thread-local access errors) is 1.6 KB brotli of the `.wasm` that a
-// loader never needs (README, "Size"). Only `make pkg` enables `ship`; every other build (host
+// loader never needs (docs/performance.md, "Size"). Only `make pkg` enables `ship`; every other build (host
 // tests, the browser suite under `wasm-bindgen-test`) keeps `std`. The code
 // uses `core`/`alloc` paths, the same items in both.
 #![cfg_attr(all(target_arch = "wasm32", feature = "ship"), no_std)]

@@ -108,7 +108,7 @@ async fn a_widget_tag_already_on_the_page_gets_the_fresh_token() {
         .await
         .expect("the page's own widget tag loads");
     assert_eq!(evaluated_tokens(&tag), ["OLD"], "the page's tag evaluated");
-    // Its UI is the page's, so the page names it (README: widgetSelector).
+    // Its UI is the page's, so the page names it (docs/api.md: widgetSelector).
     let selector = panel_selector(&tag);
     let m = manager(test_opts(
         &id,
@@ -160,7 +160,7 @@ async fn remounting_during_an_outage_does_not_reset_the_retry_budget() {
     // (destroy(), the last handle) every 50 ms through an outage, with the
     // defaults at 1/30 scale (retryDelayMs 500 -> 16.667, maxRetryDelayMs
     // 300000 -> 10000, its least allowed value): the first minute is 2 s,
-    // ten minutes are 20 s. The README's budget, 8 requests in the first
+    // ten minutes are 20 s. docs/behaviour.md's budget, 8 requests in the first
     // minute and 13 in ten, holds per org per page, however often the
     // component remounts.
     let id = unique("remount");

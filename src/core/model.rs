@@ -41,7 +41,7 @@
 //!   never left on the page; no widget beside the contact box; no loading
 //!   status beside a widget; the page's widget carries the machine's token.
 //! - I3 the token on the page is never past its true expiry, beyond what
-//!   the README's clock rules allow (the `Date` header's half second; a
+//!   docs/behaviour.md's clock rules allow (the `Date` header's half second; a
 //!   minute plus the `iat`'s age without it; the visitor's clock error
 //!   without either).
 //! - I4 after 401, 403, another 4xx, a malformed or an expired token, no
@@ -60,7 +60,7 @@
 //!   last event's; `ready` only with one loaded tag carrying a valid token
 //!   (the newest); `fallback` only with the box (when on and possible);
 //!   the page shows what the state says; nothing before the trigger.
-//! - From the README: I9 `Retry-After` is honoured (within the caps); I10
+//! - From docs/behaviour.md: I9 `Retry-After` is honoured (within the caps); I10
 //!   no retry while hidden; I11 shown again, a due retry runs at once; I12
 //!   the same token again is not remounted; I13 a refresh whose widget
 //!   failed is retried; I14 "Try again" busy only on the box and while its
@@ -87,12 +87,12 @@ const HOUR: f64 = 3_600_000.0;
 const DAY: f64 = 24.0 * HOUR;
 /// True time at monotonic 0 (the sim's wall clock starts on it).
 const T0: f64 = 1_796_083_200_000.0;
-/// The longest wait between two quick attempts (README: "backing off
-/// from `retryDelayMs`", capped at 10 s).
+/// The longest wait between two quick attempts (docs/behaviour.md, the
+/// deadlines: quick attempts back off from `retryDelayMs`, capped at 10 s).
 const QUICK_CAP_MS: f64 = 10_000.0;
 /// Float noise on millisecond values computed around 1.8e12.
 const EPS: f64 = 0.01;
-/// The README's budget with the default options.
+/// docs/behaviour.md's budget with the default options.
 const BUDGET: [(f64, usize); 2] = [(MINUTE, 8), (10.0 * MINUTE, 13)];
 
 // ---- what a sequence is made of ------------------------------------------
@@ -728,7 +728,7 @@ impl Page {
     fn call(&mut self, req: Request, own: bool) -> Result<(), String> {
         let b = self.before();
         let was_dead = self.dead;
-        // README: "`refreshToken()` before the trigger is the trigger".
+        // docs/behaviour.md: "`refreshToken()` before the trigger is the trigger".
         let trigger = req == Request::Refresh && self.sim.waiting_trigger && !was_dead;
         let (requests, container) = (self.reqs.len(), self.sim.env.container);
         if !own && !was_dead {
@@ -1098,9 +1098,10 @@ impl Page {
             self.blocked = Some(format!("step {}: {reply:?}", self.step));
         }
         if quiet && (transient || bad) {
-            // README, "A quiet fallback": each failed attempt still sends
-            // a state event with its error; "Try again" reads normally
-            // again once its attempt ended.
+            // docs/behaviour.md, the state table (a round fails in
+            // `fallback`): each failed attempt still sends a state event
+            // with its error; "Try again" reads normally again once its
+            // attempt ended.
             let reported = self.sim.events[events..].iter().any(|e| e.2.is_some());
             check(
                 reported,
@@ -1164,7 +1165,7 @@ impl Page {
         Ok(())
     }
 
-    /// A refresh whose widget failed: the README promises a retry.
+    /// A refresh whose widget failed: docs/behaviour.md promises a retry.
     fn widget_failed(&mut self, b: &Before) {
         if b.present && self.working() {
             let cap = self.cfg.max_retry_delay_ms;

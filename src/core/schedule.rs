@@ -341,7 +341,7 @@ mod tests {
             assert!(outage_requests(60_000.0, unit, 3, 500.0) <= 8, "{unit}");
             assert!(outage_requests(600_000.0, unit, 3, 500.0) <= 13, "{unit}");
         }
-        // The worst draw, the figures the README quotes.
+        // The worst draw, the figures docs/behaviour.md quotes.
         assert_eq!(outage_requests(60_000.0, 0.0, 3, 500.0), 8);
         assert_eq!(outage_requests(600_000.0, 0.0, 3, 500.0), 13);
         // Quick first attempts (a small retryDelayMs) do not speed up the

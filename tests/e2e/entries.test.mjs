@@ -2,8 +2,8 @@
 // pkg), in Chromium, Firefox ESR and WebKitGTK over W3C WebDriver
 // (tests/e2e/webdriver.mjs): the adapters' shared part (js/adapter.js,
 // bundled here as make pkg bundles it into pkg/react.js and pkg/vue.js),
-// the README's Angular service (www/examples/angular/src/app/
-// chathub.service.ts, the README's text word for word, its types stripped
+// the Angular guide's service (www/examples/angular/src/app/
+// chathub.service.ts, docs/guides/angular.md's text word for word, its types stripped
 // by TypeScript, on stubs of @angular/core), chathub-loader/fallback and
 // chathub-loader/auto. Each step loads a page of its own from this file's
 // server, which also serves pkg/, a scriptable token endpoint per step and

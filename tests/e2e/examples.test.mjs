@@ -30,14 +30,18 @@
 //                             error UNSUPPORTED_ENVIRONMENT; gone on unmount
 //
 // Every step also checks: nothing uncaught, no token in the console.
+// The Angular guide (docs/guides/angular.md) is checked against the
+// example too: its service is the example's file word for word, and its
+// app.ts type-checks with that service against the installed @angular/core.
 // Needs `make pkg` and `cargo build -p chathub-token-server --features dev` first (the
 // Makefile's examples-test target does both). Prints the install, build
 // and test time of each example. No test framework: exit code 0 or 1.
 
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { snippet, where } from "../docs/markdown.mjs";
 import { root, startDevServer } from "./dev-server.mjs";
 import { install, pack } from "./tarball.mjs";
 
@@ -58,14 +62,14 @@ const EXAMPLES = [
   { name: "vue", build: vite(), env: {}, dist: "dist", listeners: { added: 1, removed: 0 } },
   // The production build (angular.json's default configuration), written
   // straight into dist/ (outputPath browser: ""). Its service is the
-  // README's copy-paste: the same text in both.
+  // Angular guide's copy-paste: the same text in both.
   {
     name: "angular",
     build: ["ng", "build", "--configuration", "production"],
     env: { NG_CLI_ANALYTICS: "false" },
     dist: "dist",
     listeners: { added: 1, removed: 0 },
-    inReadme: "src/app/chathub.service.ts",
+    inGuide: { file: "src/app/chathub.service.ts", snippet: "angular-service", component: "angular-app" },
   },
 ];
 const only = process.argv.slice(2);
@@ -74,6 +78,25 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+// The guide's component (its app.ts) with the guide's service, type-checked
+// by the example's TypeScript against its installed @angular/core, in a
+// folder of node_modules (ignored by git, thrown away by the next npm ci).
+function typeCheckGuide(dir, { snippet: service, component }) {
+  const check = resolve(dir, "node_modules/.docs-check");
+  mkdirSync(check, { recursive: true });
+  writeFileSync(resolve(check, "chathub.service.ts"), snippet(service));
+  writeFileSync(resolve(check, "app.ts"), snippet(component));
+  writeFileSync(
+    resolve(check, "tsconfig.json"),
+    JSON.stringify({ extends: "../../tsconfig.json", compilerOptions: { noEmit: true, types: [] }, files: ["chathub.service.ts", "app.ts"] }),
+  );
+  try {
+    execFileSync(resolve(dir, "node_modules/.bin/tsc"), ["-p", check], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    throw new Error(`the Angular guide's ${component} (${where(component)}) does not type-check: ${e.stdout}${e.stderr}`);
+  }
+}
 
 function build(dir, example) {
   const [bin, ...args] = example.build;
@@ -332,12 +355,13 @@ try {
   for (const example of EXAMPLES) {
     if (only.length && !only.includes(example.name)) continue;
     const dir = resolve(root, "www/examples", example.name);
-    if (example.inReadme) {
-      const file = readFileSync(resolve(dir, example.inReadme), "utf8");
-      assert(readFileSync(resolve(root, "README.md"), "utf8").includes("```ts\n" + file + "```"), `README.md's copy of ${example.name}/${example.inReadme} differs from the file`);
+    if (example.inGuide) {
+      const file = readFileSync(resolve(dir, example.inGuide.file), "utf8");
+      assert(snippet(example.inGuide.snippet) === file, `the guide's copy of ${example.name}/${example.inGuide.file} (${where(example.inGuide.snippet)}) differs from the file`);
     }
     let t = Date.now();
     const how = install(dir, tarball, ["chathub_loader.js", "chathub_loader_bg.wasm", "react.js", "vue.js"]);
+    if (example.inGuide) typeCheckGuide(dir, example.inGuide);
     const installMs = Date.now() - t;
     t = Date.now();
     build(dir, example);

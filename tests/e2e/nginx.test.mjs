@@ -15,7 +15,11 @@
 // 4. one replica stopped with SIGTERM under steady load: no visitor sees
 //    an error (nginx sends the GET to the other replica, the stopping one
 //    drains), its /readyz answers 503 as soon as the shutdown starts, and
-//    it exits 0.
+//    it exits 0;
+// 5. docs/token-server.md's nginx lines for development (the dev mode's
+//    three paths through nginx in front of an app), as written, inside a
+//    server { } of their own: the token, the stand-in widget and the fake
+//    ChatHub's widget session answer through it.
 //
 // Needs `cargo build -p chathub-token-server --features dev` first (the
 // Makefile's nginx-test target does both). Prints the time of each step.
@@ -25,6 +29,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { snippet as docSnippet } from "../docs/markdown.mjs";
 import { freePort, root } from "./dev-server.mjs";
 
 const binary = resolve(root, "target/debug/chathub-token-server");
@@ -141,6 +146,12 @@ try {
     .replace("server 127.0.0.1:8082 ", `server 127.0.0.1:${replicaPorts[1]} `)
     .replace("listen 127.0.0.1:8080;", `listen 127.0.0.1:${nginxPort};`)
     .replace("http://127.0.0.1:9000/session", `http://127.0.0.1:${authPort}/session`);
+  // 5's site: an app's server { } with the docs' lines, make demo's port
+  // (8080) being the dev process's here.
+  const devSitePort = await freePort();
+  const devLines = docSnippet("nginx-dev");
+  assert(devLines.includes("http://127.0.0.1:8080;"), "docs/token-server.md's nginx lines proxy to make demo's port");
+  const devSite = `server {\n    listen 127.0.0.1:${devSitePort};\n${devLines.replaceAll("http://127.0.0.1:8080;", `http://127.0.0.1:${devPort};`).replace(/^(?=.)/gm, "    ")}}\n`;
   for (const dir of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(tmp, dir));
   writeFileSync(
     join(tmp, "nginx.conf"),
@@ -157,6 +168,7 @@ http {
     uwsgi_temp_path ${tmp}/uwsgi;
     scgi_temp_path ${tmp}/scgi;
 ${conf.replace(/^(?=.)/gm, "    ")}
+${devSite.replace(/^(?=.)/gm, "    ")}
 }
 `,
   );
@@ -247,6 +259,16 @@ ${conf.replace(/^(?=.)/gm, "    ")}
   step(
     `SIGTERM under load: ${requests} requests, statuses ${JSON.stringify(statuses)}, no error; /readyz 503 during the drain; exited 0 after ${(stoppedIn / 1000).toFixed(1)} s (drain delay 5 s)`,
   );
+  // 5. The docs' development lines: the page's origin (nginx) reaches
+  // the dev mode's three paths.
+  const app = `http://127.0.0.1:${devSitePort}`;
+  const devToken = await get(`${app}/api/chathub/token?org=support`);
+  assert(devToken.status === 200 && JSON.parse(devToken.body).token, `token through the dev lines: ${devToken.status} ${devToken.body}`);
+  const standIn = await get(`${app}/operator-chat-panel/widget-script.js`);
+  assert(standIn.status === 200 && /javascript/.test(standIn.headers["content-type"]), `stand-in widget: ${standIn.status} ${standIn.headers["content-type"]}`);
+  const session = await get(`${app}/fake-chathub/api/widget/session`, { headers: { authorization: `Bearer ${JSON.parse(devToken.body).token}` } });
+  assert(session.status === 200 && JSON.parse(session.body).valid === true, `widget session: ${session.status} ${session.body}`);
+  step("docs/token-server.md's nginx lines for development: token, stand-in widget and widget session through nginx");
   auth.close();
 } catch (e) {
   failed = true;

@@ -61,11 +61,15 @@ export async function startPkgServer(pages, widget = () => widgetCode()) {
   return { base: `http://127.0.0.1:${server.address().port}`, requests, close: () => server.close() };
 }
 
-/** Runs named steps, each in a fresh browser context; prints ok/FAIL lines. */
+/**
+ * Runs named steps, each in a fresh browser context; prints ok/FAIL lines.
+ * `setup(ctx)`, when given, runs before the page loads (routes, say).
+ */
 export function stepper(browser, base) {
   const results = { passed: 0, failed: 0 };
-  async function step(name, path, check) {
+  async function step(name, path, check, setup) {
     const ctx = await browser.newContext();
+    if (setup) await setup(ctx);
     const pg = await ctx.newPage();
     const console_ = [];
     const pageErrors = [];

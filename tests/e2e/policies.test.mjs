@@ -11,10 +11,21 @@
 //   SRI, right hash           ready
 //   SRI, wrong hash           one contact box, WIDGET_LOAD
 //   SRI, changed widget on a refresh: the working widget is kept
+//   docs/page-policies.md's nonce policy, as written (the widget at its
+//     default URL, answered by this test): ready
+//   Google's strict CSP as written (nonce, 'strict-dynamic', https:,
+//     'unsafe-inline', object-src 'none', base-uri 'none', Trusted Types
+//     required): no 'wasm-unsafe-eval', so init() rejects
+//     UNSUPPORTED_ENVIRONMENT and showFallback() shows the contact box
+//   the same with 'wasm-unsafe-eval' added: ready, the widget (an http:
+//     URL no allow-list names) loads, its tag carries the nonce, a refresh
+//     re-evaluates it through the Trusted Types policy; and one auto.js tag
+//     with the nonce does the same
 //
 // Needs `make pkg` first. No test framework: exit code 0 or 1.
 
 import { createHash } from "node:crypto";
+import { snippet } from "../docs/markdown.mjs";
 import { assert, suite, widgetCode } from "./pkg-server.mjs";
 
 const STEP_TIMEOUT = 20_000;
@@ -46,6 +57,33 @@ window.__manager.initialize().catch((e) => (window.__initError = { code: e.code,
 `;
 
 const WASM = "'wasm-unsafe-eval'";
+// The policies of docs/page-policies.md as written there (one header
+// line; RANDOM is the page's nonce): the nonce policy, Google's
+// recommended strict policy and the same with the one word the loader
+// needs added to it.
+const policy = (name) =>
+  snippet(name)
+    .replace(/^Content-Security-Policy:\s*/, "")
+    .replace(/\s*\n\s*/g, " ")
+    .trim()
+    .replaceAll("RANDOM", NONCE);
+const GOOGLE = policy("csp-google");
+const GOOGLE_WASM = policy("csp-google-wasm");
+assert(
+  GOOGLE_WASM === GOOGLE.replace("'strict-dynamic' ", `'strict-dynamic' ${WASM} `),
+  "docs/page-policies.md: the strict policy with 'wasm-unsafe-eval' should be Google's plus that one word",
+);
+// docs/page-policies.md's "No WebAssembly" code as written, with its
+// `options`; the test keeps the manager (`window.__manager`) and the
+// error init() rejected with (`window.__initError`).
+const noWasm = snippet("no-wasm");
+assert(noWasm.includes("new WidgetTokenManager(options)"), "the no-wasm snippet creates the manager from `options`");
+const startOrFallback = `
+import init, { WidgetTokenManager as Manager } from "/pkg/chathub_loader.js";
+class WidgetTokenManager extends Manager { constructor(o) { super(o); window.__manager = this; } }
+const options = { tokenUrl: "/token", widgetSrc: location.origin + "/widget.js", container: "#chat", fallback: { title: "Chat is offline", email: "help@example.com" } };
+${noWasm.replace('import("chathub-loader/fallback")', 'import("/pkg/fallback.js")').replace("async (e) => {", "async (e) => {\n  window.__initError = { code: e.code, message: e.message };")}
+`;
 const pages = {
   "/nonce.html": () => page(`script-src 'nonce-${NONCE}' ${WASM}; style-src 'nonce-${NONCE}'`, start("")),
   "/tt.html": () =>
@@ -63,6 +101,22 @@ const pages = {
        });`,
     ),
   "/sri-good.html": () => page(`script-src 'nonce-${NONCE}' ${WASM}`, start(`integrity: "${sha384(widget())}", crossOrigin: "anonymous"`)),
+  "/doc-nonce.html": () =>
+    page(
+      policy("csp-nonce"),
+      `import init, { WidgetTokenManager } from "/pkg/chathub_loader.js";
+       await init();
+       window.__manager = new WidgetTokenManager({ tokenUrl: "/token", container: "#chat" });
+       window.__manager.initialize().catch((e) => (window.__initError = { code: e.code, message: e.message }));`,
+    ),
+  "/google-strict.html": () => page(GOOGLE, startOrFallback),
+  "/google-strict-wasm.html": () => page(GOOGLE_WASM, startOrFallback),
+  "/google-strict-auto.html": () => ({
+    csp: GOOGLE_WASM,
+    html: `<!doctype html><meta charset="utf-8"><title>policy</title><body><div id="chat"></div>
+<script type="module" nonce="${NONCE}">window.__events = []; addEventListener("chathub:statechange", (e) => window.__events.push(e.detail));</script>
+<script type="module" nonce="${NONCE}" src="/pkg/auto.js" data-token-url="/token" data-widget-src="/widget.js" data-container="#chat"></script>`,
+  }),
   "/sri-bad.html": () => page(`script-src 'nonce-${NONCE}' ${WASM}`, start(`integrity: "${sha384("not the widget")}", crossOrigin: "anonymous"`)),
 };
 
@@ -133,6 +187,70 @@ await suite("policies", { pages, widget }, async ({ step: runStep }) => {
     });
     assert(refused.codes.every((c) => c === "INVALID_OPTIONS"), `hostile fallback values: ${refused.codes}`);
     assert(refused.imgs === 0 && refused.pwned === undefined && refused.title.startsWith("<img"), `markup stays text: ${JSON.stringify(refused)}`);
+  });
+
+  // The vendor's widget URL (the default widgetSrc), answered here by the
+  // stand-in widget, cross-origin as the real one is.
+  const vendorWidget = (ctx) =>
+    ctx.route("https://widget.smsbat.com/**", (route) =>
+      route.fulfill({ status: 200, contentType: "text/javascript", headers: { "Access-Control-Allow-Origin": "*" }, body: widget() }),
+    );
+  await runStep(
+    "docs/page-policies.md's nonce policy as written: ready, the vendor's widget with the nonce, Trusted Types through the policy",
+    "/doc-nonce.html",
+    async (pg, seen) => {
+      await state(pg, "ready");
+      const tag = await pg.evaluate(() => {
+        const s = document.querySelector("script[id=operator-chat-panel-script]");
+        return { nonce: s.nonce, src: s.src };
+      });
+      assert(tag.nonce === NONCE && tag.src === "https://widget.smsbat.com/operator-chat-panel/widget-script.js", `widget tag: ${JSON.stringify(tag)}`);
+      assert((await pg.evaluate(() => (window.__widget ?? []).length)) === 1, "the widget evaluated once");
+      assert(violations(seen).length === 0, `violations: ${violations(seen).join(" | ")}`);
+    },
+    vendorWidget,
+  );
+
+  await step("Google's strict CSP as written: no 'wasm-unsafe-eval', so UNSUPPORTED_ENVIRONMENT and the contact box", "/google-strict.html", async (pg, violations) => {
+    await pg.locator(".chathub-loader-fallback").waitFor({ timeout: STEP_TIMEOUT });
+    const err = await pg.evaluate(() => window.__initError);
+    assert(err?.code === "UNSUPPORTED_ENVIRONMENT", `init error: ${JSON.stringify(err)}`);
+    assert((await pg.locator(".chathub-loader-fallback h2").textContent()) === "Chat is offline", "the page's contact box");
+    assert((await pg.evaluate(() => (window.__widget ?? []).length)) === 0, "no widget");
+    // Nothing else was refused (Chromium logs none for WebAssembly either).
+    assert(violations.every((v) => /WebAssembly|wasm-unsafe-eval/i.test(v)), `other violations: ${violations.join(" | ")}`);
+  });
+
+  await step("Google's strict CSP plus 'wasm-unsafe-eval': ready, the nonce on the widget tag, a refresh through the policy", "/google-strict-wasm.html", async (pg, violations) => {
+    await state(pg, "ready");
+    const tag = await pg.evaluate(() => {
+      const s = document.querySelector("script[id=operator-chat-panel-script]");
+      return { nonce: s.nonce, src: s.src };
+    });
+    assert(tag.nonce === NONCE && tag.src.startsWith("http://127.0.0.1:"), `widget tag: ${JSON.stringify(tag)}`);
+    // Trusted Types are enforced on this page: a plain string is refused,
+    // so the widget's URL went through the loader's policy.
+    const plain = await pg.evaluate(() => {
+      try {
+        document.createElement("script").src = "/widget.js";
+        return "accepted";
+      } catch (e) {
+        return e.name;
+      }
+    });
+    assert(plain === "TypeError", `a plain script URL: ${plain}`);
+    await pg.evaluate(() => window.__manager.refreshToken());
+    await pg.waitForFunction(() => (window.__widget ?? []).length === 2, null, { timeout: STEP_TIMEOUT });
+    const tokens = await pg.evaluate(() => window.__widget.map((w) => w.token));
+    assert(tokens[0] !== tokens[1], "the refresh's evaluation has the new token");
+    assert(violations.length === 0, `violations: ${violations.join(" | ")}`);
+  });
+
+  await step("Google's strict CSP plus 'wasm-unsafe-eval': one auto.js tag with the nonce", "/google-strict-auto.html", async (pg, violations) => {
+    await pg.waitForFunction(() => window.__events.some((d) => d.state === "ready"), null, { timeout: STEP_TIMEOUT });
+    const nonce = await pg.evaluate(() => document.querySelector("script[id=operator-chat-panel-script]").nonce);
+    assert(nonce === NONCE, `widget tag nonce: ${nonce}`);
+    assert(violations.length === 0, `violations: ${violations.join(" | ")}`);
   });
 
   await step("SRI with the right hash: ready", "/sri-good.html", async (pg) => {

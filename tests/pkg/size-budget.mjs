@@ -1,13 +1,13 @@
 // Fails when the shipped wasm + JS glue (brotli -q 11) exceed the budget
-// written in README.md ("Size budget: N bytes"). Prints the figures.
+// written in docs/performance.md ("Size budget: N bytes"). Prints the figures.
 import { readFileSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 
 const root = new URL("../../", import.meta.url);
-const readme = readFileSync(new URL("README.md", root), "utf8");
-const m = readme.match(/Size budget: ([\d,]+) bytes/);
+const doc = readFileSync(new URL("docs/performance.md", root), "utf8");
+const m = doc.match(/Size budget: ([\d,]+) bytes/);
 if (!m) {
-  console.error("size-budget: README.md has no 'Size budget: N bytes' line");
+  console.error("size-budget: docs/performance.md has no 'Size budget: N bytes' line");
   process.exit(1);
 }
 const budget = Number(m[1].replace(/,/g, ""));
@@ -30,6 +30,6 @@ for (const f of ["chathub_loader_bg.wasm", "chathub_loader.js"]) {
 }
 console.log(`size: total brotli ${total} bytes (budget ${budget})`);
 if (total > budget) {
-  console.error(`size-budget: ${total} bytes brotli is over the README budget of ${budget}; find what grew with twiggy (see README)`);
+  console.error(`size-budget: ${total} bytes brotli is over the budget of ${budget} (docs/performance.md); find what grew with twiggy (see its "Size")`);
   process.exit(1);
 }
