@@ -145,11 +145,14 @@ e2e-test: pkg
 	node tests/e2e/auto.test.mjs
 	node tests/e2e/docs-snippets.test.mjs
 
-## The example apps (www/examples/react, www/examples/vue,
-## www/examples/angular), each installed from the `npm pack` tarball (npm
-## ci, skipped when nothing changed), built (Vite; the Angular CLI) and
-## driven in headless Chromium against the dev token server; the static
-## example (www/examples/static, auto.js tags, no bundler) too.
+## The example apps (www/examples/react, vue, angular, nextjs, sveltekit,
+## astro), each installed from the `npm pack` tarball (npm ci, skipped when
+## nothing changed), built (Vite; the Angular CLI; next build; SvelteKit's
+## vite build; astro build) and driven in headless Chromium against the dev
+## token server (Next.js under next start, SvelteKit under vite preview and
+## vite dev, their token endpoint proxied to it), after checking that the
+## snippets of docs/guides/{nextjs,sveltekit,astro}.md are the apps' files;
+## the static example (www/examples/static, auto.js tags, no bundler) too.
 examples-test: pkg
 	cargo build -p chathub-token-server --features dev
 	node tests/e2e/examples.test.mjs
