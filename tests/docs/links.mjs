@@ -9,12 +9,6 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { allSnippets, anchors, docFiles, links, makeTargets, root, snippet } from "./markdown.mjs";
 
-// Written on another branch at the same time as these docs (the Next.js,
-// SvelteKit and Astro guides with their example apps): a link to one of
-// them is reported, not failed, until it exists. Delete this list once
-// they are merged.
-const ELSEWHERE = new Set(["docs/guides/nextjs.md", "docs/guides/sveltekit.md", "docs/guides/astro.md"]);
-const pending = new Set();
 const problems = [];
 const files = docFiles();
 const makefile = readFileSync(resolve(root, "Makefile"), "utf8");
@@ -36,8 +30,7 @@ for (const file of files) {
     if (!resolved.startsWith(root + "/") && resolved !== root) {
       problems.push(`${file}:${line}: ${target} leaves the repository`);
     } else if (!existsSync(resolved)) {
-      if (ELSEWHERE.has(rel)) pending.add(rel);
-      else problems.push(`${file}:${line}: ${target}: no file ${rel}`);
+      problems.push(`${file}:${line}: ${target}: no file ${rel}`);
     } else if (anchor !== undefined) {
       if (statSync(resolved).isDirectory() || !rel.endsWith(".md")) {
         problems.push(`${file}:${line}: ${target}: an anchor into ${rel}, which is not a Markdown file`);
@@ -61,7 +54,6 @@ try {
   problems.push(e.message);
 }
 
-if (pending.size) console.log(`docs links: not there yet, linked to (expected from the guides' branch): ${[...pending].join(", ")}`);
 if (problems.length) {
   console.error(`docs links: ${problems.length} problem(s)\n  ${problems.join("\n  ")}`);
   process.exit(1);
