@@ -132,12 +132,14 @@ pkg-test: pkg
 
 ## End to end: the demo (dev server + built pkg) in headless Chromium, and
 ## the package under strict page policies (CSP nonce, Trusted Types, SRI,
-## no WebAssembly).
+## no WebAssembly), and init() where the .wasm cannot be loaded (404, an
+## HTML page, a network error, a damaged file: each its code).
 e2e-test: pkg
 	cargo build -p chathub-token-server --features dev
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
+	node tests/e2e/init-errors.test.mjs
 
 ## The example apps (www/examples/react, www/examples/vue,
 ## www/examples/angular), each installed from the `npm pack` tarball (npm
