@@ -59,11 +59,12 @@ const SERVE =
 
 /** The .wasm's answer, or a typed error for one that cannot be it. */
 async function fetched(src) {
-  src = await src;
-  if (typeof src == "string" || src instanceof URL || src instanceof Request)
-    src = await fetch(src).catch((e) => {
-      throw fail("WASM_NETWORK", `could not fetch ${src.url ?? src} (offline? CSP connect-src? CORS?)`, e);
-    });
+  try {
+    src = await src;
+    if (typeof src == "string" || src instanceof URL || src instanceof Request) src = await fetch(src);
+  } catch (e) {
+    throw fail("WASM_NETWORK", `could not fetch ${src?.url ?? src} (offline? CSP connect-src? CORS?)`, e);
+  }
   if (src instanceof Response) {
     if (!src.ok) throw fail("WASM_HTTP", `${src.url} answered ${src.status}` + SERVE, 0, src.status);
     if (/html/.test(src.headers.get("content-type"))) throw fail("WASM_HTML", `${src.url} answered an HTML page (an SPA fallback?)` + SERVE);

@@ -90,6 +90,13 @@ await suite("init-errors", { pages }, async ({ step, server }) => {
     const r = await settle(pg);
     assert(r.isError && r.code === "WASM_NETWORK", `init(): ${JSON.stringify(r)}`);
     assert(/could not fetch http:\/\/127\.0\.0\.1:\d+\/offline\/chathub_loader_bg\.wasm/.test(r.message), `names the URL: ${r.message}`);
+    // The page's own fetch, passed in, fails the same way.
+    const own = await pg.evaluate(() =>
+      import("/offline/chathub_loader.js")
+        .then((m) => m.default({ module_or_path: fetch("/offline/chathub_loader_bg.wasm") }))
+        .then(() => "ok", (e) => e.code),
+    );
+    assert(own === "WASM_NETWORK", `init({ module_or_path: fetch(...) }): ${own}`);
   });
 
   await step("after a network error, the next init() tries again and loads", "/flaky/index.html", async (pg) => {
