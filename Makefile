@@ -1,5 +1,7 @@
-# The README's commands. Each target installs what it needs first
-# (scripts/setup.sh skips what is already there).
+# The README's commands. Each target installs what it needs first, and
+# only that (scripts/setup.sh LEVEL skips what is already there): `build`
+# for make pkg and make demo, `test` for make test and the test stages,
+# `bench` for make bench.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 WASM_TARGET := wasm32-unknown-unknown
@@ -7,15 +9,23 @@ WASM_BUILD := target/$(WASM_TARGET)/wasm/chathub_loader.wasm
 export TEST_PORT ?= 8787
 PORT ?= 8080
 
-.PHONY: setup pkg test demo bench lint host-test nginx-test browser-test pkg-test e2e-test size \
+.PHONY: setup setup-build setup-bench pkg test demo bench lint host-test nginx-test browser-test pkg-test e2e-test size \
   browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \
   test-server smoke-test examples-test screenshots
 
+## Everything `make test` needs (.ci/run on a new machine: the browsers, their
+## drivers, Xvfb, wasm-pack, nginx, rustfmt and clippy) on top of the build's.
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh test
+## What building the package needs: the wasm32 target, wasm-bindgen-cli, npm ci.
+setup-build:
+	@scripts/setup.sh build
+## make bench: Chromium and wrk on top of the build's.
+setup-bench:
+	@scripts/setup.sh bench
 
 ## make pkg: build the npm package (glue + size-optimised wasm) into pkg/
-pkg: setup
+pkg: setup-build
 	cargo build -p chathub-loader --target $(WASM_TARGET) --profile wasm --features ship
 	rm -rf pkg/snippets
 	wasm-bindgen --target web --out-dir pkg --out-name chathub_loader \
@@ -62,7 +72,7 @@ test:
 	report() { echo "make test: stage times (s)"; sed 's/^/  /' target/stage-times.txt; }; \
 	for stage in $(TEST_STAGES); do \
 	  start=$$SECONDS; \
-	  case $$stage in setup) done_already="";; pkg) done_already="-o setup";; *) done_already="-o setup -o pkg";; esac; \
+	  case $$stage in setup) done_already="";; pkg) done_already="-o setup -o setup-build";; *) done_already="-o setup -o setup-build -o pkg";; esac; \
 	  if ! $(MAKE) --no-print-directory $$done_already $$stage; then \
 	    echo "$$stage $$((SECONDS - start)) FAILED" >> target/stage-times.txt; report; \
 	    [ "$$stage" != browser-test ] || cat target/failure-summary.txt 2>/dev/null || true; \
@@ -137,12 +147,15 @@ pkg-test: pkg
 
 ## End to end: the demo (dev server + built pkg) in headless Chromium, the
 ## package under strict page policies (CSP nonce, 'strict-dynamic', Trusted
-## Types, SRI, no WebAssembly), and the docs' quick starts run as written.
-e2e-test: pkg
+## Types, SRI, no WebAssembly), init() where the .wasm cannot be loaded (404,
+## an HTML page, a network error, a damaged file: each its code), and the
+## docs' quick starts run as written.
+e2e-test: setup pkg
 	cargo build -p chathub-token-server --features dev
 	node tests/e2e/demo.test.mjs
 	node tests/e2e/policies.test.mjs
 	node tests/e2e/auto.test.mjs
+	node tests/e2e/init-errors.test.mjs
 	node tests/e2e/docs-snippets.test.mjs
 
 ## The example apps (www/examples/react, vue, angular, nextjs, sveltekit,
@@ -153,7 +166,7 @@ e2e-test: pkg
 ## vite dev, their token endpoint proxied to it), after checking that the
 ## snippets of docs/guides/{nextjs,sveltekit,astro}.md are the apps' files;
 ## the static example (www/examples/static, auto.js tags, no bundler) too.
-examples-test: pkg
+examples-test: setup pkg
 	cargo build -p chathub-token-server --features dev
 	node tests/e2e/examples.test.mjs
 	node tests/e2e/static-example.test.mjs
@@ -162,14 +175,14 @@ examples-test: pkg
 ## (WebKit's MiniBrowser needs a display: a private Xvfb); the package's
 ## plain-JS entries (adapters, the Angular service, fallback.js, auto.js)
 ## in Chromium, Firefox ESR and WebKitGTK the same way.
-smoke-test: pkg
+smoke-test: setup pkg
 	cargo build -p chathub-token-server --features dev
 	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/smoke-webdriver.mjs firefox webkit
 	xvfb-run -a -s "-screen 0 1280x1024x24" node tests/e2e/entries.test.mjs chromium firefox webkit
 
 ## make screenshots: retakes the README's screenshots of the demo page
 ## (loading, ready, fallback) into www/screenshots/ (scripts/screenshots.mjs).
-screenshots: pkg
+screenshots: setup pkg
 	cargo build -p chathub-token-server --features dev
 	node scripts/screenshots.mjs
 
@@ -178,6 +191,6 @@ demo: pkg
 	cargo run -p chathub-token-server --release --features dev -- dev --port $(PORT)
 
 ## make bench: size, page cost, memory, requests and server throughput
-bench: pkg
+bench: setup-bench pkg
 	cargo build -p chathub-token-server --release --features dev
 	node bench/run.mjs

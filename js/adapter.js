@@ -125,7 +125,7 @@ export function startChat(options, emit) {
       return handle;
     })
     .catch((e) => {
-      // init() could not load the .wasm (a 404, a network error).
+      // init() could not load the .wasm: its code (WASM_HTTP, WASM_NETWORK, ...).
       set({ state: "idle", error: errorOf(e, "WIDGET_LOAD") });
       return null;
     });

@@ -81,7 +81,8 @@ async function start(tag) {
   try {
     mod = await load();
   } catch (e) {
-    return report("WIDGET_LOAD", `could not load the loader's files next to ${import.meta.url} (${e?.message ?? e})`);
+    // init()'s code (WASM_HTTP, WASM_HTML, ...) when the .wasm failed.
+    return report(e?.code ?? "WIDGET_LOAD", `could not load the loader's files next to ${import.meta.url} (${e?.message ?? e})`);
   }
   try {
     if (!mod) {

@@ -11,12 +11,14 @@ export type WidgetTokenManagerState = "idle" | "loading" | "ready" | "refreshing
 export type WidgetTokenErrorCode =
   | "INVALID_OPTIONS" | "TOKEN_HTTP" | "TOKEN_UNAUTHORIZED" | "TOKEN_NETWORK" | "TOKEN_TIMEOUT"
   | "TOKEN_MALFORMED" | "TOKEN_EXPIRED" | "WIDGET_LOAD" | "CONFLICTING_INSTANCE" | "DESTROYED"
-  | "UNSUPPORTED_ENVIRONMENT";
+  | "UNSUPPORTED_ENVIRONMENT"
+  // init() and initSync(): the .wasm could not be loaded.
+  | "WASM_NETWORK" | "WASM_HTTP" | "WASM_HTML" | "WASM_COMPILE";
 
-/** What `initialize()` and `refreshToken()` reject with. */
+/** What `init()`, `initialize()` and `refreshToken()` reject with. */
 export interface WidgetTokenError extends Error {
   code: WidgetTokenErrorCode;
-  /** HTTP status, for TOKEN_HTTP and TOKEN_UNAUTHORIZED. */
+  /** HTTP status, for TOKEN_HTTP, TOKEN_UNAUTHORIZED and WASM_HTTP. */
   status?: number;
 }
 

@@ -225,7 +225,7 @@ pub struct DevArgs {
     /// Allow listening on a non-loopback address (the fake API and admin knobs become reachable).
     #[arg(long)]
     pub allow_non_loopback: bool,
-    /// The demo page directory.
+    /// The site to serve (default: the demo page, www/); a directory's index.html at DIR/ (DIR redirects to DIR/).
     #[arg(long)]
     pub www: Option<PathBuf>,
     /// The built loader package directory.

@@ -203,7 +203,7 @@ async fn index(State(files): Files) -> Response {
 }
 
 async fn www_file(State(files): Files, uri: axum::http::Uri) -> Response {
-    static_files::serve(&files.www_dir, uri.path()).await
+    static_files::serve_site(&files.www_dir, &uri).await
 }
 
 async fn pkg_file(State(files): Files, UrlPath(path): UrlPath<String>) -> Response {

@@ -16,11 +16,21 @@ fn temp_dirs(name: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&pkg).unwrap();
     std::fs::write(www.join("index.html"), "<!doctype html><title>demo</title>").unwrap();
     std::fs::write(www.join("demo.js"), "export {};").unwrap();
+    // A page as static site generators build it (Astro: `about/index.html`),
+    // and a file beside the root that must never be served.
+    std::fs::create_dir_all(www.join("about")).unwrap();
+    std::fs::write(
+        www.join("about/index.html"),
+        "<!doctype html><title>about</title>",
+    )
+    .unwrap();
+    std::fs::write(base.join("secret.txt"), "secret").unwrap();
     std::fs::write(pkg.join("chathub_loader.js"), "export default 1;").unwrap();
     std::fs::write(pkg.join("chathub_loader_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     (www, pkg)
 }
 
+/// The dev app on a loopback port: its base URL.
 async fn start_dev(name: &str) -> String {
     let (www_dir, pkg_dir) = temp_dirs(name);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -83,6 +93,49 @@ async fn serves_the_page_pkg_and_widget_with_browser_content_types() {
         header(&format!("{url}/healthz"), "content-type").await.0,
         200
     );
+}
+
+#[tokio::test]
+async fn a_directory_is_its_index_html_and_without_its_slash_redirects_to_it() {
+    let url = start_dev("index").await;
+    // A browser (reqwest follows redirects too) lands on the page.
+    let resp = client()
+        .get(format!("{url}/about?lang=en"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.url().as_str(), format!("{url}/about/?lang=en"));
+    assert!(resp.text().await.unwrap().contains("<title>about</title>"));
+    // The redirect itself: temporary (a browser keeps no permanent one for
+    // localhost:PORT), to the directory with its slash.
+    let addr = url.trim_start_matches("http://").parse().unwrap();
+    let get =
+        |path: &str| format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let (status, headers, _) = parse_answer(&raw(addr, get("/about").as_bytes()).await);
+    assert_eq!(status, 307);
+    assert_eq!(headers.get("location").unwrap(), "/about/");
+    let (status, headers, body) = parse_answer(&raw(addr, get("/about/").as_bytes()).await);
+    assert_eq!((status, body.contains("<title>about</title>")), (200, true));
+    assert!(headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    // Nothing outside the root, however the path is spelled.
+    for path in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/about/..%2F..%2Fsecret.txt",
+        "/about/%2E%2E/%2E%2E/secret.txt",
+        "/..%5Csecret.txt",
+    ] {
+        let answer = raw(addr, get(path).as_bytes()).await;
+        let (status, _, body) = parse_answer(&answer);
+        assert_eq!(status, 404, "{path}: {answer}");
+        assert!(!body.contains("secret"), "{path}: {answer}");
+    }
 }
 
 #[tokio::test]

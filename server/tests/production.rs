@@ -247,42 +247,6 @@ fn assert_cors(what: &str, headers: &reqwest::header::HeaderMap) {
     assert!(exposed.contains("retry-after"), "{what}: {exposed:?}");
 }
 
-/// Status, headers and body of an answer.
-type Answer = (u16, reqwest::header::HeaderMap, String);
-
-/// Writes `request` on a fresh connection and reads the answer to the end.
-async fn raw(addr: SocketAddr, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    // The server may answer and close before it has read everything.
-    let _ = stream.write_all(request).await;
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// The status, headers (lower-case names) and body of a raw HTTP/1.1 answer.
-fn parse_answer(answer: &str) -> Answer {
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut headers = reqwest::header::HeaderMap::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            if let (Ok(name), Ok(value)) = (
-                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()),
-                reqwest::header::HeaderValue::from_str(value.trim()),
-            ) {
-                headers.append(name, value);
-            }
-        }
-    }
-    (status, headers, body.to_owned())
-}
-
 // ------------------------------------------------------------- 1. redirects
 
 /// What the attacker's host received.

@@ -22,7 +22,8 @@ const me = [...document.querySelectorAll('script[id^="operator-chat-panel-script
 }
 
 /**
- * Starts the server. `pages`: path -> () => { csp, html }. `widget()`
+ * Starts the server. `pages`: path -> () => { csp, html, type?, status?,
+ * drop? } (`drop`: close the connection without an answer). `widget()`
  * gives the widget's code. Returns { base, requests, close() }.
  */
 export async function startPkgServer(pages, widget = () => widgetCode()) {
@@ -51,10 +52,13 @@ export async function startPkgServer(pages, widget = () => widgetCode()) {
     }
     const page = pages[url.pathname];
     if (!page) return res.writeHead(404).end();
-    const { csp, html } = page();
-    const headers = { "Content-Type": "text/html" };
+    const { csp, html, type = "text/html", status = 200, drop } = page();
+    // A network error as the browser meets one: the connection closes
+    // without an answer.
+    if (drop) return req.socket.destroy();
+    const headers = { "Content-Type": type };
     if (csp) headers["Content-Security-Policy"] = csp;
-    res.writeHead(200, headers);
+    res.writeHead(status, headers);
     res.end(html);
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));

@@ -73,7 +73,7 @@ export async function startDriver(engine) {
   const spec = ENGINES[engine];
   if (!spec) throw new Error(`unknown engine ${engine}`);
   const binary = spec.driver();
-  if (!binary || !existsSync(binary)) throw new Error(`${spec.name}: no WebDriver server found (run scripts/setup.sh)`);
+  if (!binary || !existsSync(binary)) throw new Error(`${spec.name}: no WebDriver server found (run scripts/setup.sh test)`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const proc = spawn(binary, spec.args(port), { stdio: ["ignore", "pipe", "pipe"] });

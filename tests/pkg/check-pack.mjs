@@ -10,4 +10,12 @@ for (const need of ["chathub_loader.js", "chathub_loader.d.ts", "chathub_loader_
 }
 for (const f of files) assert.ok(!/\.(rs|map|tgz)$|^src\/|^tests\//.test(f), `npm pack leaves out ${f}`);
 assert.equal(pack.name, "chathub-loader");
+// package.json says nothing that goes stale or false: no size in the
+// description (the README's size table is the measured one), and the
+// entries whose import does something (auto.js starts the tags) are the
+// ones bundlers must keep (install-check.mjs bundles them).
+const manifest = JSON.parse(readFileSync(new URL("../../pkg/package.json", import.meta.url), "utf8"));
+assert.ok(manifest.description && !/\d\s*(K|KB|KiB|kB)\b/.test(manifest.description), `description without a size: ${manifest.description}`);
+assert.deepEqual(manifest.sideEffects, ["./auto.js"], "sideEffects: only auto.js runs on import");
+for (const f of manifest.sideEffects) assert.ok(files.includes(f.slice(2)), `sideEffects names a shipped file: ${f}`);
 console.log(`check-pack: ${pack.name}@${pack.version}, ${files.length} files, ${pack.size} bytes packed`);

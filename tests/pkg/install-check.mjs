@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 
 const tarball = path.resolve(process.argv[2]);
 const tsc = path.resolve("node_modules/.bin/tsc");
+const esbuild = path.resolve("node_modules/.bin/esbuild");
 const dir = mkdtempSync(path.join(tmpdir(), "chathub-loader-install-"));
 try {
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "user-app", private: true, type: "module" }));
@@ -50,7 +51,18 @@ try {
     JSON.stringify({ compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "bundler", strict: true, noEmit: true, lib: ["ESNext", "DOM"] }, files: ["app.ts"] }),
   );
   execFileSync(tsc, ["-p", "tsconfig.json"], { cwd: dir, stdio: "inherit" });
-  console.log(`install-check: ${path.basename(tarball)} installs, imports by name and type-checks`);
+  // A bundler keeps what `sideEffects` says runs on import, and drops the
+  // rest when nothing of it is used: `import "chathub-loader/auto"` alone
+  // starts the tags; the other entries imported for nothing cost nothing.
+  const bundle = (code) => {
+    writeFileSync(path.join(dir, "entry.js"), code);
+    return execFileSync(esbuild, ["entry.js", "--bundle", "--format=esm", "--log-level=error", "--external:react", "--external:vue"], { cwd: dir, encoding: "utf8" });
+  };
+  const auto = bundle(`import "chathub-loader/auto";`);
+  assert.ok(auto.includes('querySelectorAll("script[src]")'), "import \"chathub-loader/auto\" is kept by a bundler (sideEffects)");
+  const unused = bundle(["", "/fallback", "/react", "/vue"].map((e) => `import "chathub-loader${e}";`).join("\n"));
+  assert.equal(unused.trim(), "", "the other entries, imported for nothing, are dropped (no side effects)");
+  console.log(`install-check: ${path.basename(tarball)} installs, imports by name, type-checks, and bundles keep auto.js only`);
 } catch (e) {
   assert.fail(`install-check failed: ${e.message}`);
 } finally {

@@ -6,7 +6,10 @@ import assert from "node:assert/strict";
 assert.equal(typeof globalThis.window, "undefined");
 const mod = await import("../../pkg/chathub_loader.js");
 assert.equal(typeof mod.WidgetTokenManager, "function", "import works without a window");
-mod.initSync({ module: readFileSync(new URL("../../pkg/chathub_loader_bg.wasm", import.meta.url)) });
+const bytes = readFileSync(new URL("../../pkg/chathub_loader_bg.wasm", import.meta.url));
+// Damaged bytes: a typed error with the engine's reason, and nothing kept.
+assert.throws(() => mod.initSync({ module: bytes.subarray(0, 1000) }), (e) => e.code === "WASM_COMPILE" && /failed to compile \(.+\)/.test(e.message));
+mod.initSync({ module: bytes });
 let error;
 try {
   new mod.WidgetTokenManager({ tokenUrl: "/api/chathub/token" });

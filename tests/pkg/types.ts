@@ -7,6 +7,7 @@ import type {
   WidgetTokenManagerState,
   WidgetStateChangeDetail,
   WidgetTokenError,
+  WidgetTokenErrorCode,
 } from "../../pkg/chathub_loader.js";
 
 export async function typed(): Promise<void> {
@@ -71,6 +72,30 @@ export async function typed(): Promise<void> {
   new WidgetTokenManager({ tokenUrl: "/t", trigger: "lazy" });
   // @ts-expect-error maxRetryDelayMs is a number
   new WidgetTokenManager({ tokenUrl: "/t", maxRetryDelayMs: "5m" });
+
+  // init() rejects with a typed error: where the .wasm could not be loaded
+  // (WASM_*), or where WebAssembly cannot run (UNSUPPORTED_ENVIRONMENT).
+  try {
+    await init({ module_or_path: "/assets/chathub_loader_bg.wasm" });
+  } catch (e) {
+    const err = e as WidgetTokenError;
+    // A case the union lacks would not compile.
+    switch (err.code) {
+      case "WASM_HTTP": {
+        const status: number | undefined = err.status;
+        void status;
+        break;
+      }
+      case "WASM_NETWORK":
+      case "WASM_HTML":
+      case "WASM_COMPILE":
+      case "UNSUPPORTED_ENVIRONMENT":
+        break;
+    }
+  }
+  // @ts-expect-error not a code the loader uses
+  const notACode: WidgetTokenErrorCode = "WASM_404";
+  void notACode;
 
   // Without WebAssembly: init() rejects with UNSUPPORTED_ENVIRONMENT.
   const box: HTMLElement | null = showFallback({ fallback: { email: "help@example.com" }, container: "#chat" });

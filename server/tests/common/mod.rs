@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use axum::Router;
 use chathub_token_server::auth::{AllowAll, Authorizer};
 use chathub_token_server::config::parse_orgs;
@@ -289,4 +291,40 @@ pub fn varies_on_origin(headers: &reqwest::header::HeaderMap) -> bool {
             .split(',')
             .any(|h| h.trim().eq_ignore_ascii_case("origin"))
     })
+}
+
+/// Status, headers and body of an answer.
+pub type Answer = (u16, reqwest::header::HeaderMap, String);
+
+/// Writes `request` on a fresh connection and reads the answer to the end.
+pub async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // The server may answer and close before it has read everything.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status, headers (lower-case names) and body of a raw HTTP/1.1 answer.
+pub fn parse_answer(answer: &str) -> Answer {
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut headers = reqwest::header::HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()),
+                reqwest::header::HeaderValue::from_str(value.trim()),
+            ) {
+                headers.append(name, value);
+            }
+        }
+    }
+    (status, headers, body.to_owned())
 }
