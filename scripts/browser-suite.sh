@@ -11,7 +11,7 @@
 #   firefox            cargo test, GECKODRIVER=geckodriver (Firefox ESR)
 #   webkit             cargo test, SAFARIDRIVER=WebKitWebDriver under xvfb-run
 #                      (WebKitGTK's MiniBrowser; the runner's Safari path)
-#   chromium-wasm-pack wasm-pack test --headless --chrome (the README's command)
+#   chromium-wasm-pack wasm-pack test --headless --chrome (docs/development.md's command)
 #   firefox-wasm-pack  wasm-pack test --headless --firefox
 #
 # Every leg runs even when another one failed, and every test file of a leg
