@@ -140,14 +140,14 @@ const EXAMPLES = [
     listeners: ONE_LISTENER,
     skip: ["equal-options", "refresh", "org", "down", ...INLINE_BOOTSTRAP],
   },
-  // A static build (two pages, build.format "file") with the one-tag
+  // A static build (two pages, about/index.html, as Astro writes by default) with the one-tag
   // auto.js entry, served by the dev server like the static example.
   {
     name: "astro",
     build: ["astro", "build", "--silent"],
     env: { ASTRO_TELEMETRY_DISABLED: "1", PUBLIC_CHATHUB_WIDGET_SRC: WIDGET },
     dist: "dist",
-    routes: { chat: "/", about: "/about.html" },
+    routes: { chat: "/", about: "/about/" },
     pages: true,
     listeners: ONE_LISTENER,
     skip: ["equal-options", "org"],

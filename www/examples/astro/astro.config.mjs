@@ -28,8 +28,6 @@ const proxy = Object.fromEntries(["/api/chathub", "/operator-chat-panel", "/fake
 
 export default defineConfig({
   integrations: [chathubLoader],
-  // about.html, not about/index.html: any static server serves it.
-  build: { format: "file" },
   // Page scripts as files (never inlined): a CSP with script-src 'self' runs them.
   vite: { build: { assetsInlineLimit: 0 }, server: { proxy } },
 });
