@@ -95,41 +95,56 @@ export function startChat(options, emit) {
   addEventListener(EVENT, onEvent);
   emit(snap);
 
+  // The contact box without the loader (no WebAssembly, or its .wasm did
+  // not load): the chat cannot load here. `error` says why.
+  const fallBack = async (error) => {
+    let showFallback;
+    try {
+      ({ showFallback } = await import("./fallback.js"));
+    } catch {
+      set({ state: "idle", error });
+      return;
+    }
+    if (done) return;
+    try {
+      box ??= showFallback(options);
+    } catch (e) {
+      set({ state: "idle", error: errorOf(e) });
+      return;
+    }
+    set({ state: "fallback", error });
+  };
+  // Whether the .wasm failed to load (refresh() then tries again).
+  let wasmFailed = false;
+
   // The handle, once it exists; null when nothing runs (no WebAssembly,
   // bad options, CONFLICTING_INSTANCE, the .wasm did not load).
-  const created = load()
-    .then(async (wasm) => {
-      if (done) return null;
-      if (!wasm) {
-        // No WebAssembly here: the same contact box, without the loader.
-        const { showFallback } = await import("./fallback.js");
+  const begin = () =>
+    load()
+      .then(async (wasm) => {
         if (done) return null;
-        const error = { code: "UNSUPPORTED_ENVIRONMENT", message: "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval')" };
+        if (!wasm) {
+          await fallBack({ code: "UNSUPPORTED_ENVIRONMENT", message: "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval')" });
+          return null;
+        }
         try {
-          box = showFallback(options);
+          handle = new WidgetTokenManager(options);
         } catch (e) {
+          // INVALID_OPTIONS, CONFLICTING_INSTANCE: nothing runs; `error` says why.
           set({ state: "idle", error: errorOf(e) });
           return null;
         }
-        set({ state: "fallback", error });
+        set({ state: handle.state, expiresAt: handle.expiresAt });
+        return handle;
+      })
+      .catch(async (e) => {
+        // init() could not load the .wasm (WASM_HTTP, WASM_NETWORK, ...):
+        // the contact box, and refresh() (or the next mount) tries again.
+        wasmFailed = true;
+        if (!done) await fallBack(errorOf(e, "WIDGET_LOAD"));
         return null;
-      }
-      try {
-        handle = new WidgetTokenManager(options);
-      } catch (e) {
-        // INVALID_OPTIONS, CONFLICTING_INSTANCE: nothing runs; `error` says why.
-        set({ state: "idle", error: errorOf(e) });
-        return null;
-      }
-      set({ state: handle.state, expiresAt: handle.expiresAt });
-      return handle;
-    })
-    .catch((e) => {
-      // init() could not load the .wasm: its code (WASM_HTTP, WASM_NETWORK, ...).
-      set({ state: "idle", error: errorOf(e, "WIDGET_LOAD") });
-      return null;
-    });
-  created.then(async (h) => {
+      });
+  const run = async (h) => {
     if (!h) return;
     try {
       await h.initialize();
@@ -139,19 +154,33 @@ export function startChat(options, emit) {
       // its statechange event has already reported the error.
       set({ state: h.state, error: snap.error ?? errorOf(e), expiresAt: h.expiresAt });
     }
-  });
+  };
+  let created = begin();
+  created.then(run);
+  let retry = null;
 
   return {
     /**
      * A new token now; resolves when the round ends (its outcome is in
      * the snapshot) and never rejects. Called while initialize() waits
      * for its `trigger`, it is the trigger: refreshToken() as soon as the
-     * handle exists, not after initialize() settles.
+     * handle exists, not after initialize() settles. After the .wasm
+     * failed to load, it loads it again (and starts the chat).
      */
     refresh() {
       return created
         .then(async (h) => {
-          if (done || !h) return;
+          if (done) return;
+          if (!h && wasmFailed) {
+            wasmFailed = false;
+            box?.remove();
+            box = null;
+            set({ state: "loading", error: null });
+            created = begin();
+            retry = created.then(run);
+          }
+          // A second refresh() during that retry waits for the same round.
+          if (!h) return retry;
           try {
             await h.refreshToken();
           } catch (e) {

@@ -59,7 +59,30 @@ function load() {
       throw e;
     }
   });
+  // A failed download is not kept: a tag started later tries again.
+  loader.catch(() => (loader = null));
   return loader;
+}
+
+/**
+ * The chat cannot load here: the contact box from the tag's attributes,
+ * the state event a manager would send, and one console error.
+ */
+async function fallBack(options, code, why) {
+  let show;
+  try {
+    ({ showFallback: show } = await import("./fallback.js"));
+  } catch (e) {
+    return report(code, `${why}; no contact box either: ${e?.message ?? e}`);
+  }
+  try {
+    show(options);
+  } catch (e) {
+    // A data-fallback-* the loader refuses: that is what to fix first.
+    return report(e?.code ?? "INVALID_OPTIONS", e?.message ?? String(e));
+  }
+  emitState("chathub:statechange", options.org, "fallback", "idle", code, why);
+  report(code, why + "; showing the contact box");
 }
 
 async function start(tag) {
@@ -81,18 +104,13 @@ async function start(tag) {
   try {
     mod = await load();
   } catch (e) {
-    // init()'s code (WASM_HTTP, WASM_HTML, ...) when the .wasm failed.
-    return report(e?.code ?? "WIDGET_LOAD", `could not load the loader's files next to ${import.meta.url} (${e?.message ?? e})`);
+    // init()'s code (WASM_HTTP, WASM_HTML, ...) when the .wasm failed: the
+    // chat cannot load, as without WebAssembly.
+    return fallBack(options, e?.code ?? "WIDGET_LOAD", `could not load the loader's files next to ${import.meta.url} (${e?.message ?? e})`);
   }
+  // No WebAssembly here: the same contact box.
+  if (!mod) return fallBack(options, "UNSUPPORTED_ENVIRONMENT", "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval')");
   try {
-    if (!mod) {
-      // No WebAssembly here: the contact box, from the same attributes,
-      // and the state event a manager would send.
-      (await import("./fallback.js")).showFallback(options);
-      const why = "WebAssembly cannot run on this page (turned off, or the CSP lacks 'wasm-unsafe-eval')";
-      emitState("chathub:statechange", options.org, "fallback", "idle", "UNSUPPORTED_ENVIRONMENT", why);
-      return report("UNSUPPORTED_ENVIRONMENT", why + "; showing the contact box");
-    }
     const manager = new mod.WidgetTokenManager(options);
     // The loader shows its own loading state and contact box, and reports
     // through `chathub:statechange`: nothing more to do with a failure.
@@ -110,7 +128,10 @@ function startOnce(tag) {
     start(tag);
   }
 }
-for (const tag of document.querySelectorAll("script[src]")) startOnce(tag);
-// Tags inserted later: this module does not run again for them, but each
-// fires `load` (which does not bubble: caught on its way down).
-document.addEventListener("load", (e) => startOnce(e.target), true);
+// Imported where there is no page (a bundle's server-side render): no tag to start.
+if (typeof document == "object") {
+  for (const tag of document.querySelectorAll("script[src]")) startOnce(tag);
+  // Tags inserted later: this module does not run again for them, but each
+  // fires `load` (which does not bubble: caught on its way down).
+  document.addEventListener("load", (e) => startOnce(e.target), true);
+}

@@ -80,6 +80,26 @@ pub enum AuthMode {
     None,
 }
 
+/// Parses `--www`: a directory that exists (its absolute path), so a
+/// site that was not built yet, or a path given from another directory,
+/// stops the start with the path it was looked for at, not with a 404 for
+/// every page.
+pub fn site_dir(value: &str) -> Result<PathBuf, ValueError> {
+    let given = PathBuf::from(value.trim());
+    let absolute = std::path::absolute(&given).unwrap_or_else(|_| given.clone());
+    match std::fs::metadata(&absolute) {
+        Ok(m) if m.is_dir() => Ok(std::fs::canonicalize(&absolute).unwrap_or(absolute)),
+        Ok(_) => Err(ValueError::new(
+            format!("names a file, not a folder: `{}`", absolute.display()),
+            "give the folder your site was built into (for example dist/)",
+        )),
+        Err(_) => Err(ValueError::new(
+            format!("names a folder that does not exist: `{}`", absolute.display()),
+            "build the site first (npm run build writes dist/), or give its path from the directory you run this command in",
+        )),
+    }
+}
+
 /// Where `/metrics` is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsBind {
@@ -226,7 +246,7 @@ pub struct DevArgs {
     #[arg(long)]
     pub allow_non_loopback: bool,
     /// The site to serve (default: the demo page, www/); a directory's index.html at DIR/ (DIR redirects to DIR/).
-    #[arg(long)]
+    #[arg(long, value_parser = site_dir)]
     pub www: Option<PathBuf>,
     /// The built loader package directory.
     #[arg(long)]

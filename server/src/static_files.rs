@@ -41,10 +41,22 @@ pub fn resolve(root: &Path, rel: &str) -> Option<PathBuf> {
         .then(|| root.join(rel))
 }
 
+/// `path` if, with every symbolic link followed, it is still inside
+/// `root`: a link in a site's folder (to `/etc`, to a sibling folder) is
+/// not a way out of it.
+async fn inside(root: &Path, path: PathBuf) -> Option<PathBuf> {
+    let real_root = tokio::fs::canonicalize(root).await.ok()?;
+    let real = tokio::fs::canonicalize(&path).await.ok()?;
+    real.starts_with(&real_root).then_some(path)
+}
+
 /// Answers with the file at `root/rel`, or 404.
 pub async fn serve(root: &Path, rel: &str) -> Response {
     match resolve(root, rel) {
-        Some(path) => send(&path).await,
+        Some(path) => match inside(root, path).await {
+            Some(path) => send(&path).await,
+            None => not_found(),
+        },
         None => not_found(),
     }
 }
@@ -63,12 +75,23 @@ pub enum SiteAnswer {
 /// Where the (still percent-encoded) request `uri` leads in the site at
 /// `root`: a file, a directory's `index.html`, or the redirect that adds a
 /// directory's slash. Paths out of `root` (`..`, also encoded as `%2e%2e`
-/// or `..%2f`) and directories without an `index.html` are not found.
+/// or `..%2f`; a symbolic link to outside), an encoded slash, and
+/// directories without an `index.html` are not found.
 pub async fn site_answer(root: &Path, uri: &Uri) -> SiteAnswer {
+    // An encoded slash (`/about%2f`) would be a directory's slash that the
+    // browser does not see: the page's relative URLs would resolve one
+    // level up. No static host serves it; neither does this.
+    let raw = uri.path().to_ascii_lowercase();
+    if raw.contains("%2f") || raw.contains("%5c") {
+        return SiteAnswer::NotFound;
+    }
     let Ok(rel) = percent_encoding::percent_decode_str(uri.path()).decode_utf8() else {
         return SiteAnswer::NotFound;
     };
     let Some(path) = resolve(root, &rel) else {
+        return SiteAnswer::NotFound;
+    };
+    let Some(path) = inside(root, path).await else {
         return SiteAnswer::NotFound;
     };
     let is_dir = tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir());
@@ -228,10 +251,42 @@ mod tests {
         ] {
             assert_eq!(answer(&www, uri).await, SiteAnswer::NotFound, "{uri}");
         }
-        // An encoded absolute path stays under the root.
+        // An encoded absolute path is no path at all.
+        assert_eq!(answer(&www, "/%2Fetc%2Fpasswd").await, SiteAnswer::NotFound);
+    }
+
+    #[tokio::test]
+    async fn an_encoded_slash_is_not_a_directorys_slash() {
+        let www = site("encoded-slash");
+        for uri in ["/about%2f", "/about%2F", "/about%2findex.html", "/about%5c"] {
+            assert_eq!(answer(&www, uri).await, SiteAnswer::NotFound, "{uri}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_symbolic_link_does_not_lead_out_of_the_root() {
+        let www = site("symlink");
+        let base = www.parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(base.join("private")).unwrap();
+        std::fs::write(base.join("private/index.html"), "private").unwrap();
+        std::os::unix::fs::symlink(base.join("secret.txt"), www.join("secret.txt")).unwrap();
+        std::os::unix::fs::symlink(base.join("private"), www.join("private")).unwrap();
+        // A link that stays inside is followed, as static hosts do.
+        std::os::unix::fs::symlink(www.join("about"), www.join("about-us")).unwrap();
+        for uri in [
+            "/secret.txt",
+            "/private/",
+            "/private/index.html",
+            "/private",
+        ] {
+            assert_eq!(answer(&www, uri).await, SiteAnswer::NotFound, "{uri}");
+        }
         assert_eq!(
-            answer(&www, "/%2Fetc%2Fpasswd").await,
-            SiteAnswer::File(www.join("etc/passwd"))
+            answer(&www, "/about-us/").await,
+            SiteAnswer::File(www.join("about-us/index.html"))
         );
+        let sent = serve(&www, "secret.txt").await;
+        assert_eq!(sent.status(), StatusCode::NOT_FOUND);
     }
 }

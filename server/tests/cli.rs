@@ -299,6 +299,29 @@ fn dev_mode_refuses_a_non_loopback_address() {
     assert!(stderr.contains("--allow-non-loopback"), "{stderr}");
 }
 
+#[test]
+fn dev_mode_refuses_a_site_folder_that_is_not_there() {
+    let missing = std::env::temp_dir().join(format!("chathub-no-site-{}", std::process::id()));
+    let file = std::env::temp_dir().join(format!("chathub-site-file-{}", std::process::id()));
+    std::fs::write(&file, "not a folder").unwrap();
+    for (path, says) in [(&missing, "does not exist"), (&file, "not a folder")] {
+        let out = cmd(
+            &["dev", "--port", "0", "--www", path.to_str().unwrap()],
+            &[],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{path:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--www")
+                && stderr.contains(says)
+                && stderr.contains(path.to_str().unwrap()),
+            "{stderr}"
+        );
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -18,6 +18,8 @@
 //                                                    messages, and draw the same box
 //   auto.js, visible, data-container="##bad"         one console.error INVALID_OPTIONS, nothing uncaught
 //   auto.js, a tag inserted later (another org)      started too: both orgs ready
+//   adapter, its .wasm 404s, then back               the box with WASM_HTTP; refresh(): ready
+//   auto.js, its .wasm 404s, then back               the box and statechange WASM_HTTP; a later tag: ready
 //   auto.js without WebAssembly                      the box and chathub:statechange
 //                                                    {fallback, idle, UNSUPPORTED_ENVIRONMENT}
 //   auto.js under a polluted Object.prototype        an inherited `trigger` waits for nothing
@@ -125,6 +127,15 @@ const server = http.createServer(async (req, res) => {
   if (path === "/widget.js") {
     res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
     return res.end(WIDGET);
+  }
+  // /gone/<id>/<file>: pkg/ again, whose .wasm answers 404 while the
+  // step's scenario says `wasmGone` (a deploy that left it out).
+  const gone = path.match(/^\/gone\/([\w.-]+)\/([\w.]+)$/);
+  if (gone) {
+    const f = resolve(existsSync(resolve(out, gone[2])) ? out : resolve(root, "pkg"), gone[2]);
+    if (!existsSync(f) || (gone[2].endsWith(".wasm") && scenario(gone[1]).wasmGone)) return res.writeHead(404, { "Cache-Control": "no-store" }).end();
+    res.writeHead(200, { "Content-Type": TYPES[extname(f)] ?? "application/octet-stream", "Cache-Control": "no-store" });
+    return res.end(readFileSync(f));
   }
   const file = path.startsWith("/pkg/") ? resolve(existsSync(resolve(out, path.slice(5))) ? out : resolve(root, "pkg"), path.slice(5)) : null;
   if (file && existsSync(file)) {
@@ -335,6 +346,35 @@ step("adapter without WebAssembly: the contact box from own properties only", as
   pristine(box, "the adapter's box");
 });
 
+step("adapter whose .wasm does not load: the contact box with WASM_HTTP; refresh() once it is back: ready", async (s, id) => {
+  scenario(id).wasmGone = true;
+  const options = JSON.stringify({ tokenUrl: `/s/${id}/token`, container: "#chat", widgetSrc: "/widget.js", fallback: { email: "help@example.com" }, org: id });
+  await s.navigate(
+    base +
+      page(
+        `/${id}.html`,
+        `<div id="chat"></div>` +
+          module(`const { startChat } = await import("/gone/${id}/adapter.js");
+  window.__snaps = [];
+  const chat = startChat(${options}, (s) => __snaps.push(JSON.parse(JSON.stringify(s))));
+  window.__chat = { refresh: () => chat.refresh(), stop: () => chat.destroy() };`),
+      ),
+  );
+  const last = `const l = window.__snaps && __snaps[__snaps.length - 1]; return l && l.state !== "loading" && l;`;
+  const snap = await s.waitFor(last, [], STEP_TIMEOUT, "the adapter's state after the .wasm failed");
+  assert(snap.state === "fallback" && snap.error?.code === "WASM_HTTP" && snap.error?.status === 404, `state ${snap.state}, error ${JSON.stringify(snap.error)}`);
+  assert(await s.execute(`return !!document.querySelector("#chat .chathub-loader-fallback");`), "the contact box is shown");
+  assert(scenario(id).requests === 0, "no token request without the loader");
+  scenario(id).wasmGone = false;
+  await s.execute(REFRESH);
+  assert((await s.waitFor(`return window.__refreshed;`, [], STEP_TIMEOUT, "refresh() to settle")) === "resolved", "refresh() resolves");
+  const after = await s.execute(`return __snaps[__snaps.length - 1];`);
+  assert(after.state === "ready" && after.error === null, `after refresh(): ${JSON.stringify(after)}`);
+  assert(!(await s.execute(`return !!document.querySelector(".chathub-loader-fallback");`)), "the contact box is gone");
+  assert(scenario(id).requests === 1, `one token request: ${scenario(id).requests}`);
+  await s.execute(`window.__chat.stop();`);
+});
+
 // `fallback` values the loader and showFallback() must judge alike.
 const FALLBACKS = [
   ["not given", undefined],
@@ -457,6 +497,27 @@ step("auto.js without WebAssembly: the contact box and a chathub:statechange", a
   const [e] = events;
   assert(e.org === "sales" && e.state === "fallback" && e.previous === "idle" && e.error?.code === "UNSUPPORTED_ENVIRONMENT" && typeof e.error.message == "string", `the event: ${JSON.stringify(e)}`);
   assert(scenario(id).requests === 0, "no token request");
+});
+
+step("auto.js whose .wasm does not load: the contact box and a chathub:statechange with WASM_HTTP; a later tag loads it again", async (s, id) => {
+  scenario(id).wasmGone = true;
+  const tag = (org, box) => `<script type="module" src="/gone/${id}/auto.js" nonce="${NONCE}" data-widget-src="/widget.js" data-token-url="/s/${id}/token" data-org="${org}" data-container="#${box}" data-fallback-email="help@example.com"></script>`;
+  await s.navigate(base + page(`/${id}.html`, `<div id="one"></div><div id="two"></div>` + tag("sales", "one")));
+  const events = await s.waitFor(`return __events.length && __events;`, [], STEP_TIMEOUT, "a chathub:statechange");
+  const [e] = events;
+  assert(events.length === 1 && e.org === "sales" && e.state === "fallback" && e.previous === "idle" && e.error?.code === "WASM_HTTP", `the event: ${JSON.stringify(events)}`);
+  assert(await s.execute(`return !!document.querySelector("#one .chathub-loader-fallback");`), "the contact box is shown");
+  const errors = await s.execute(`return __consoleErrors;`);
+  assert(errors.length === 1 && /WASM_HTTP/.test(errors[0]), `one console error: ${JSON.stringify(errors)}`);
+  scenario(id).wasmGone = false;
+  // A tag manager's insertion: a created element (parsed HTML's scripts do not run).
+  await s.execute(`const t = document.createElement("template"); t.innerHTML = ${JSON.stringify(tag("support", "two"))};
+    const src = t.content.firstElementChild, el = document.createElement("script");
+    for (const a of src.attributes) el.setAttribute(a.name, a.value);
+    el.nonce = ${JSON.stringify(NONCE)};
+    document.body.append(el);`);
+  await s.waitFor(readyOrgs(["support"]), [], STEP_TIMEOUT, "the later tag's org ready");
+  assert(scenario(id).orgs.every((o) => o === "support"), `token requests only for the later tag: ${JSON.stringify(scenario(id).orgs)}`);
 });
 
 step("auto.js: an inherited `trigger` (polluted Object.prototype) is no option", async (s, id) => {
