@@ -360,15 +360,16 @@ step("adapter whose .wasm does not load: the contact box with WASM_HTTP; refresh
   window.__chat = { refresh: () => chat.refresh(), stop: () => chat.destroy() };`),
       ),
   );
-  const last = `const l = window.__snaps && __snaps[__snaps.length - 1]; return l && l.state !== "loading" && l;`;
-  const snap = await s.waitFor(last, [], STEP_TIMEOUT, "the adapter's state after the .wasm failed");
+  // As JSON: an object with an `error` key would read as WebDriver's own error.
+  const last = `const l = window.__snaps && __snaps[__snaps.length - 1]; return l && l.state !== "loading" && JSON.stringify(l);`;
+  const snap = JSON.parse(await s.waitFor(last, [], STEP_TIMEOUT, "the adapter's state after the .wasm failed"));
   assert(snap.state === "fallback" && snap.error?.code === "WASM_HTTP" && snap.error?.status === 404, `state ${snap.state}, error ${JSON.stringify(snap.error)}`);
   assert(await s.execute(`return !!document.querySelector("#chat .chathub-loader-fallback");`), "the contact box is shown");
   assert(scenario(id).requests === 0, "no token request without the loader");
   scenario(id).wasmGone = false;
   await s.execute(REFRESH);
   assert((await s.waitFor(`return window.__refreshed;`, [], STEP_TIMEOUT, "refresh() to settle")) === "resolved", "refresh() resolves");
-  const after = await s.execute(`return __snaps[__snaps.length - 1];`);
+  const after = JSON.parse(await s.execute(`return JSON.stringify(__snaps[__snaps.length - 1]);`));
   assert(after.state === "ready" && after.error === null, `after refresh(): ${JSON.stringify(after)}`);
   assert(!(await s.execute(`return !!document.querySelector(".chathub-loader-fallback");`)), "the contact box is gone");
   assert(scenario(id).requests === 1, `one token request: ${scenario(id).requests}`);
