@@ -10,9 +10,30 @@
 // file with its index.html (200, text/html), which the glue would try to
 // compile. So `init()` fetches the .wasm itself and looks at the answer
 // before the glue compiles it.
-import glueInit, { initSync as glueInitSync } from "chathub-glue";
+import glueInit, { initSync as glueInitSync, WidgetTokenManager as Manager } from "chathub-glue";
 
 export * from "chathub-glue";
+
+// Whether the .wasm is instantiated (by init() or initSync()).
+let loaded = false;
+
+/**
+ * The glue's class, with one check before it runs: constructed before
+ * `init()` has loaded the .wasm (a missing `await`, or after a failed
+ * init()), the glue would throw a bare TypeError from inside itself.
+ * A Proxy, not a subclass: the class, its prototype and `instanceof`
+ * stay the glue's own.
+ */
+export const WidgetTokenManager = new Proxy(Manager, {
+  construct(target, args, newTarget) {
+    if (!loaded)
+      throw fail(
+        "NOT_INITIALIZED",
+        "the loader's WebAssembly is not loaded yet: await init() (the package's default export) before new WidgetTokenManager(), and construct it only if init() resolved",
+      );
+    return Reflect.construct(target, args, newTarget);
+  },
+});
 
 /**
  * WebAssembly cannot run here: it is missing, or compiling and
@@ -67,9 +88,22 @@ async function fetched(src) {
   }
   if (src instanceof Response) {
     if (!src.ok) throw fail("WASM_HTTP", `${src.url} answered ${src.status}` + SERVE, 0, src.status);
-    if (/html/.test(src.headers.get("content-type"))) throw fail("WASM_HTML", `${src.url} answered an HTML page (an SPA fallback?)` + SERVE);
+    // Judged by its first bytes, not only its type: the real .wasm served
+    // as text/html (a misconfigured server) still loads, more slowly.
+    if (/html/.test(src.headers.get("content-type")) && !(await isWasm(src)))
+      throw fail("WASM_HTML", `${src.url} answered an HTML page (an SPA fallback?)` + SERVE);
   }
   return src;
+}
+
+/** Whether the answer's body starts with WebAssembly's magic number (`\0asm`). */
+async function isWasm(response) {
+  try {
+    const head = new Uint8Array(await response.clone().arrayBuffer(), 0, 4);
+    return head.length == 4 && head[0] == 0 && head[1] == 97 && head[2] == 115 && head[3] == 109;
+  } catch {
+    return false;
+  }
 }
 
 async function load(input) {
@@ -84,6 +118,7 @@ async function load(input) {
   } catch (e) {
     throw failed(e);
   }
+  loaded = true;
   // Yields to the event loop: the end of the streaming compile and the
   // instantiation run in one task, what the caller does next (the first
   // calls into the .wasm, each function compiled on its first call) in
@@ -110,9 +145,12 @@ export default function init(input) {
 /** Synchronous `init` from a module or its bytes (UNSUPPORTED_ENVIRONMENT, WASM_COMPILE). */
 export function initSync(module) {
   if (typeof WebAssembly != "object") throw unsupported();
+  let exports;
   try {
-    return glueInitSync(module);
+    exports = glueInitSync(module);
   } catch (e) {
     throw failed(e);
   }
+  loaded = true;
+  return exports;
 }

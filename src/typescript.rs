@@ -13,7 +13,9 @@ export type WidgetTokenErrorCode =
   | "TOKEN_MALFORMED" | "TOKEN_EXPIRED" | "WIDGET_LOAD" | "CONFLICTING_INSTANCE" | "DESTROYED"
   | "UNSUPPORTED_ENVIRONMENT"
   // init() and initSync(): the .wasm could not be loaded.
-  | "WASM_NETWORK" | "WASM_HTTP" | "WASM_HTML" | "WASM_COMPILE";
+  | "WASM_NETWORK" | "WASM_HTTP" | "WASM_HTML" | "WASM_COMPILE"
+  // new WidgetTokenManager() before init() loaded the .wasm.
+  | "NOT_INITIALIZED";
 
 /** What `init()`, `initialize()` and `refreshToken()` reject with. */
 export interface WidgetTokenError extends Error {

@@ -10,6 +10,9 @@
 //   the connection closes       WASM_NETWORK; the next init() tries again
 //   a damaged .wasm             WASM_COMPILE
 //   the wrong MIME type         loads anyway (the glue falls back and says so)
+//   the .wasm as text/html      loads (its bytes are WebAssembly)
+//   new WidgetTokenManager()    NOT_INITIALIZED before init() and after a
+//                               failed one; made after init()
 //   auto.js, its .wasm 404s     one console error with WASM_HTTP
 //   two init() calls at once    one .wasm request
 //
@@ -28,10 +31,20 @@ const wasm = readFileSync(resolve(root, "pkg/chathub_loader_bg.wasm"));
 const page = (dir) => () => ({
   html: `<!doctype html><meta charset="utf-8"><title>init</title><script type="module">
 import init from "${dir}chathub_loader.js";
-window.__settle = () => init().then(
-  () => ({ ok: true }),
-  (e) => ({ isError: e instanceof Error, code: e.code, status: e.status, message: e.message }),
-);
+import { WidgetTokenManager } from "${dir}chathub_loader.js";
+const outcome = (e) => ({ isError: e instanceof Error, code: e.code, status: e.status, message: e.message });
+window.__settle = () => init().then(() => ({ ok: true }), outcome);
+// new WidgetTokenManager() now: whether it was made, or its error.
+window.__construct = () => {
+  try {
+    const m = new WidgetTokenManager({ tokenUrl: "/token", container: document.body, org: "construct" });
+    const made = m instanceof WidgetTokenManager;
+    m.destroy();
+    return { ok: made };
+  } catch (e) {
+    return outcome(e);
+  }
+};
 </script>`,
 });
 const js = () => ({ html: glue, type: "text/javascript" });
@@ -49,6 +62,7 @@ for (const [dir, answer] of Object.entries({
   "/flaky/": () => (flakyOnline ? { html: wasm, type: "application/wasm" } : { drop: true }),
   "/damaged/": () => ({ html: wasm.subarray(0, 1000), type: "application/wasm" }),
   "/mime/": () => ({ html: wasm, type: "application/octet-stream" }),
+  "/htmltype/": () => ({ html: wasm, type: "text/html; charset=utf-8" }),
   "/ok/": () => ({ html: wasm, type: "application/wasm" }),
 })) {
   pages[dir + "index.html"] = page(dir);
@@ -107,6 +121,27 @@ await suite("init-errors", { pages }, async ({ step, server }) => {
     const second = await pg.evaluate(() => window.__settle());
     assert(second.ok, `second init(): ${JSON.stringify(second)}`);
     assert(wasmRequests("/flaky/") === mark + 1, `one more .wasm request: ${wasmRequests("/flaky/") - mark}`);
+  });
+
+  await step("the real .wasm served as text/html: init() loads it (judged by its bytes, not only the type)", "/htmltype/index.html", async (pg) => {
+    const r = await settle(pg);
+    assert(r.ok, `init(): ${JSON.stringify(r)}`);
+  });
+
+  await step("new WidgetTokenManager() before init(), and after a failed one: NOT_INITIALIZED; after init(): made", "/flaky/index.html", async (pg) => {
+    flakyOnline = false;
+    await pg.waitForFunction(() => typeof window.__construct == "function", null, { timeout: STEP_TIMEOUT });
+    const before = await pg.evaluate(() => window.__construct());
+    assert(before.isError && before.code === "NOT_INITIALIZED" && /await init\(\)/.test(before.message), `before init(): ${JSON.stringify(before)}`);
+    const failed = await settle(pg);
+    assert(failed.code === "WASM_NETWORK", `init(): ${JSON.stringify(failed)}`);
+    const afterFailure = await pg.evaluate(() => window.__construct());
+    assert(afterFailure.code === "NOT_INITIALIZED", `after a failed init(): ${JSON.stringify(afterFailure)}`);
+    flakyOnline = true;
+    const ok = await pg.evaluate(() => window.__settle());
+    assert(ok.ok, `init(): ${JSON.stringify(ok)}`);
+    const made = await pg.evaluate(() => window.__construct());
+    assert(made.ok, `after init(): ${JSON.stringify(made)}`);
   });
 
   await step("a damaged .wasm: WASM_COMPILE with the engine's reason", "/damaged/index.html", async (pg) => {
