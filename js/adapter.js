@@ -9,14 +9,17 @@
 // file only holds one handle per mounted component and follows
 // `chathub:statechange` for its org.
 import init, { WidgetTokenManager } from "./chathub_loader.js";
+import { prefetchToken } from "./prefetch.js";
 
 const EVENT = "chathub:statechange";
 
 let ready = null;
+// Whether init() has resolved (js/prefetch.js asks only before that).
+let loaded = false;
 /** init() once per page: true, or false where WebAssembly cannot run. */
 function load() {
   ready ??= init().then(
-    () => true,
+    () => (loaded = true),
     (e) => {
       if (e?.code == "UNSUPPORTED_ENVIRONMENT") return false;
       ready = null; // a failed download may work on the next mount
@@ -155,6 +158,9 @@ export function startChat(options, emit) {
       set({ state: h.state, error: snap.error ?? errorOf(e), expiresAt: h.expiresAt });
     }
   };
+  // The token request beside the .wasm's download, on the page's first
+  // chat (later ones find the loader ready and ask at once).
+  if (!loaded) prefetchToken(options);
   let created = begin();
   created.then(run);
   let retry = null;

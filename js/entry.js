@@ -12,6 +12,8 @@
 // before the glue compiles it.
 import glueInit, { initSync as glueInitSync, WidgetTokenManager as Manager } from "chathub-glue";
 
+import { blocked, dropPrefetched, prefetchToken as prefetch } from "./prefetch.js";
+
 export * from "chathub-glue";
 
 // Whether the .wasm is instantiated (by init() or initSync()).
@@ -34,22 +36,6 @@ export const WidgetTokenManager = new Proxy(Manager, {
     return Reflect.construct(target, args, newTarget);
   },
 });
-
-/**
- * WebAssembly cannot run here: it is missing, or compiling and
- * instantiating the smallest module fails (a CSP without
- * 'wasm-unsafe-eval', WebAssembly turned off). WebKit compiles it under
- * such a CSP and refuses only the instance ("Refused to create a
- * WebAssembly object"), so both are tried.
- */
-function blocked() {
-  try {
-    new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0)));
-    return false;
-  } catch {
-    return true;
-  }
-}
 
 function fail(code, why, cause, status) {
   const e = new Error("chathub-loader: " + why, { cause });
@@ -137,9 +123,26 @@ let loading;
 export default function init(input) {
   if (!loading) {
     loading = load(input);
-    loading.catch(() => (loading = undefined));
+    loading.catch(() => {
+      loading = undefined;
+      // No manager will take a token asked for early.
+      dropPrefetched();
+    });
   }
   return loading;
+}
+
+/**
+ * Starts the token request that `new WidgetTokenManager(options)` will
+ * make, now, beside the download of the .wasm: call it before `init()`.
+ * The manager's first request takes its answer (no second request); an
+ * answer nobody takes within 20 s is dropped. Does nothing once the .wasm
+ * is loaded, with a `trigger` other than "eager", or with options the
+ * constructor will refuse. Never throws; returns whether a request is
+ * pending.
+ */
+export function prefetchToken(options) {
+  return !loaded && prefetch(options);
 }
 
 /** Synchronous `init` from a module or its bytes (UNSUPPORTED_ENVIRONMENT, WASM_COMPILE). */

@@ -23,6 +23,8 @@
 //   auto.js without WebAssembly                      the box and chathub:statechange
 //                                                    {fallback, idle, UNSUPPORTED_ENVIRONMENT}
 //   auto.js under a polluted Object.prototype        an inherited `trigger` waits for nothing
+//   adapter, first chat; auto.js eager (slow .wasm)  one token request, made before the .wasm
+//                                                    was answered; a tag with a trigger: none
 //
 //   xvfb-run -a node tests/e2e/entries.test.mjs [chromium] [firefox] [webkit]   (default: all three)
 //
@@ -39,6 +41,7 @@ import { root } from "./dev-server.mjs";
 import { ENGINES, startDriver } from "./webdriver.mjs";
 
 const STEP_TIMEOUT = 15_000;
+const SLOW_WASM_MS = 1500;
 const NONCE = "entries-n0nce";
 const engines = process.argv.slice(2).length ? process.argv.slice(2) : ["chromium", "firefox", "webkit"];
 for (const e of engines) if (!ENGINES[e]) throw new Error(`unknown engine ${e} (${Object.keys(ENGINES).join(", ")})`);
@@ -113,6 +116,7 @@ const server = http.createServer(async (req, res) => {
     const sc = scenario(m[1]);
     const step = sc.steps[Math.min(sc.requests, sc.steps.length - 1)];
     sc.requests += 1;
+    (sc.tokenAsked ??= []).push(performance.now());
     sc.orgs.push(url.searchParams.get("org"));
     sc.users.push(req.headers["x-user"] ?? null);
     if (step.delay) await sleep(step.delay);
@@ -129,11 +133,19 @@ const server = http.createServer(async (req, res) => {
     return res.end(WIDGET);
   }
   // /gone/<id>/<file>: pkg/ again, whose .wasm answers 404 while the
-  // step's scenario says `wasmGone` (a deploy that left it out).
-  const gone = path.match(/^\/gone\/([\w.-]+)\/([\w.]+)$/);
+  // step's scenario says `wasmGone` (a deploy that left it out);
+  // /slow/<id>/<file>: its .wasm answered after SLOW_WASM_MS, the times
+  // of its request and answer kept (a slow network's download).
+  const gone = path.match(/^\/(gone|slow)\/([\w.-]+)\/([\w.]+)$/);
   if (gone) {
-    const f = resolve(existsSync(resolve(out, gone[2])) ? out : resolve(root, "pkg"), gone[2]);
-    if (!existsSync(f) || (gone[2].endsWith(".wasm") && scenario(gone[1]).wasmGone)) return res.writeHead(404, { "Cache-Control": "no-store" }).end();
+    const [, how, id, name] = gone;
+    const f = resolve(existsSync(resolve(out, name)) ? out : resolve(root, "pkg"), name);
+    if (!existsSync(f) || (name.endsWith(".wasm") && scenario(id).wasmGone)) return res.writeHead(404, { "Cache-Control": "no-store" }).end();
+    if (how == "slow" && name.endsWith(".wasm")) {
+      scenario(id).wasmAsked = performance.now();
+      await sleep(SLOW_WASM_MS);
+      scenario(id).wasmAnswered = performance.now();
+    }
     res.writeHead(200, { "Content-Type": TYPES[extname(f)] ?? "application/octet-stream", "Cache-Control": "no-store" });
     return res.end(readFileSync(f));
   }
@@ -365,15 +377,34 @@ step("adapter whose .wasm does not load: the contact box with WASM_HTTP; refresh
   const snap = JSON.parse(await s.waitFor(last, [], STEP_TIMEOUT, "the adapter's state after the .wasm failed"));
   assert(snap.state === "fallback" && snap.error?.code === "WASM_HTTP" && snap.error?.status === 404, `state ${snap.state}, error ${JSON.stringify(snap.error)}`);
   assert(await s.execute(`return !!document.querySelector("#chat .chathub-loader-fallback");`), "the contact box is shown");
-  assert(scenario(id).requests === 0, "no token request without the loader");
+  // The one asked for beside the download (and dropped when it failed).
+  assert(scenario(id).requests === 1, `one token request, the early one: ${scenario(id).requests}`);
   scenario(id).wasmGone = false;
   await s.execute(REFRESH);
   assert((await s.waitFor(`return window.__refreshed;`, [], STEP_TIMEOUT, "refresh() to settle")) === "resolved", "refresh() resolves");
   const after = JSON.parse(await s.execute(`return JSON.stringify(__snaps[__snaps.length - 1]);`));
   assert(after.state === "ready" && after.error === null, `after refresh(): ${JSON.stringify(after)}`);
   assert(!(await s.execute(`return !!document.querySelector(".chathub-loader-fallback");`)), "the contact box is gone");
-  assert(scenario(id).requests === 1, `one token request: ${scenario(id).requests}`);
+  assert(scenario(id).requests === 2, `one more token request: ${scenario(id).requests}`);
   await s.execute(`window.__chat.stop();`);
+});
+
+step("adapter, first chat of the page: the token is asked while the .wasm downloads, once", async (s, id) => {
+  const options = JSON.stringify({ tokenUrl: `/s/${id}/token`, container: "#chat", widgetSrc: "/widget.js", org: id });
+  await s.navigate(
+    base +
+      page(
+        `/${id}.html`,
+        `<div id="chat"></div>` +
+          module(`const { startChat } = await import("/slow/${id}/adapter.js");
+  window.__states = [];
+  startChat(${options}, (s) => __states.push(s.state));`),
+      ),
+  );
+  await s.waitFor(stateIs("ready"), [], STEP_TIMEOUT, "ready");
+  const sc = scenario(id);
+  assert(sc.requests === 1, `one token request: ${sc.requests}`);
+  assert(sc.tokenAsked[0] < sc.wasmAnswered, `the token request (at ${sc.tokenAsked[0].toFixed(0)} ms) came before the .wasm was answered (${sc.wasmAnswered.toFixed(0)} ms)`);
 });
 
 // `fallback` values the loader and showFallback() must judge alike.
@@ -518,7 +549,17 @@ step("auto.js whose .wasm does not load: the contact box and a chathub:statechan
     el.nonce = ${JSON.stringify(NONCE)};
     document.body.append(el);`);
   await s.waitFor(readyOrgs(["support"]), [], STEP_TIMEOUT, "the later tag's org ready");
-  assert(scenario(id).orgs.every((o) => o === "support"), `token requests only for the later tag: ${JSON.stringify(scenario(id).orgs)}`);
+  // The first tag's was asked for beside the download that failed, and dropped.
+  assert(JSON.stringify(scenario(id).orgs) === '["sales","support"]', `token requests: ${JSON.stringify(scenario(id).orgs)}`);
+});
+
+step("auto.js, eager: the token is asked while the .wasm downloads, once; with a trigger, not before it", async (s, id) => {
+  const tag = (org, extra) => `<script type="module" src="/slow/${id}/auto.js" nonce="${NONCE}" data-widget-src="/widget.js" data-token-url="/s/${id}/token" data-org="${org}" ${extra}></script>`;
+  await s.navigate(base + page(`/${id}.html`, `<div id="a"></div><div id="b"></div>` + tag("sales", 'data-container="#a"') + tag("support", 'data-container="#b" data-trigger="interaction"')));
+  await s.waitFor(readyOrgs(["sales"]), [], STEP_TIMEOUT, "the eager org ready");
+  const sc = scenario(id);
+  assert(JSON.stringify(sc.orgs) === '["sales"]', `one token request, for the eager org only: ${JSON.stringify(sc.orgs)}`);
+  assert(sc.tokenAsked[0] < sc.wasmAnswered, `the token request (at ${sc.tokenAsked[0].toFixed(0)} ms) came before the .wasm was answered (${sc.wasmAnswered.toFixed(0)} ms)`);
 });
 
 step("auto.js: an inherited `trigger` (polluted Object.prototype) is no option", async (s, id) => {
