@@ -1,6 +1,6 @@
 // Type tests of the public surface: compiled by `tsc --noEmit` in make test.
 // Every @ts-expect-error must be an error, or tsc fails.
-import init, { WidgetTokenManager } from "../../pkg/chathub_loader.js";
+import init, { prefetchToken, WidgetTokenManager } from "../../pkg/chathub_loader.js";
 import { showFallback } from "../../pkg/fallback.js";
 import type {
   WidgetTokenManagerOptions,
@@ -108,3 +108,9 @@ export async function typed(): Promise<void> {
   const bad: "nope" = manager.state;
   void bad;
 }
+
+// prefetchToken: the manager's options, a boolean back.
+const asked: boolean = prefetchToken({ tokenUrl: "/api/chathub/token", org: "sales" });
+void asked;
+// @ts-expect-error a URL alone is no options object
+prefetchToken("/api/chathub/token");
