@@ -35,6 +35,12 @@ extern "C" {
     fn fire_window_error_every(message: &str, filename: &str, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = loaderStyleShown)]
     fn loader_style_shown() -> bool;
+    #[wasm_bindgen(js_name = loaderStyleGone)]
+    fn loader_style_gone() -> bool;
+    #[wasm_bindgen(js_name = breakFetch)]
+    fn break_fetch(kind: &str) -> JsValue;
+    #[wasm_bindgen(js_name = restoreFetch)]
+    fn restore_fetch(h: &JsValue) -> js_sys::Array;
 }
 
 /// Options for scenario `id` (its org) rendering into `box_id`; `extra` as
@@ -494,27 +500,6 @@ async fn token_expired_signals_in_the_fallback_add_no_requests_to_the_background
         "{fired} token expired signals in the fallback: the refused org (401, no widget, no retry pending) made {refused_requests} requests (want 1); the org in the outage (503) made requests at (ms from the first) {after:?} (want only the background schedule: none within 3.3 s of the failure, at most one in 8 s)"
     );
     assert_no_rejections(&rec, "signals in the fallback");
-}
-
-#[wasm_bindgen(inline_js = r#"
-export function loaderStyleGone() { return !document.getElementById("chathub-loader-style"); }
-export function breakFetch(kind) {
-  const real = window.fetch;
-  const errors = [];
-  const onError = (e) => errors.push(String(e.message));
-  window.addEventListener("error", onError);
-  window.fetch = kind === "throw" ? () => { throw new Error("the page's fetch wrapper broke"); } : () => undefined;
-  return { errors, restore: () => { window.fetch = real; window.removeEventListener("error", onError); } };
-}
-export function restore(h) { h.restore(); return h.errors; }
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = loaderStyleGone)]
-    fn loader_style_gone() -> bool;
-    #[wasm_bindgen(js_name = breakFetch)]
-    fn break_fetch(kind: &str) -> JsValue;
-    #[wasm_bindgen(js_name = restore)]
-    fn restore_fetch(h: &JsValue) -> js_sys::Array;
 }
 
 #[wasm_bindgen_test]

@@ -201,3 +201,18 @@ export function fireWindowErrorEvery(message, filename, ms) {
 export function loaderStyleShown() {
   return !!document.getElementById("chathub-loader-style");
 }
+
+// browser_core.rs: the loader's <style>, and a page whose fetch wrapper breaks.
+// (Here, not in an inline_js of the test file: each snippet module is one
+// more request to the test runner's page server, and with one more the
+// page load stalled in most runs.)
+export function loaderStyleGone() { return !document.getElementById("chathub-loader-style"); }
+export function breakFetch(kind) {
+  const real = window.fetch;
+  const errors = [];
+  const onError = (e) => errors.push(String(e.message));
+  window.addEventListener("error", onError);
+  window.fetch = kind === "throw" ? () => { throw new Error("the page's fetch wrapper broke"); } : () => undefined;
+  return { errors, restore: () => { window.fetch = real; window.removeEventListener("error", onError); } };
+}
+export function restoreFetch(h) { h.restore(); return h.errors; }
