@@ -9,7 +9,7 @@ WASM_BUILD := target/$(WASM_TARGET)/wasm/chathub_loader.wasm
 export TEST_PORT ?= 8787
 PORT ?= 8080
 
-.PHONY: setup setup-build setup-bench pkg test demo bench lint host-test nginx-test browser-test pkg-test e2e-test size \
+.PHONY: setup setup-build setup-bench pkg test demo bench bench-quick lint host-test nginx-test browser-test pkg-test e2e-test size \
   browser-test-chromium browser-test-firefox browser-test-webkit wasm-pack-test \
   test-server smoke-test examples-test screenshots
 
@@ -195,6 +195,13 @@ demo: pkg
 	cargo run -p chathub-token-server --release --features dev -- dev --port $(PORT)
 
 ## make bench: size, page cost, memory, requests and server throughput
+## (bench/README.md; BENCH_PORTS=FROM-TO keeps its servers in a port range)
 bench: setup-bench pkg
 	cargo build -p chathub-token-server --release --features dev
 	node bench/run.mjs
+
+## make bench-quick: the same with few samples (a few minutes), to check the
+## bench itself; writes bench/out/results-quick.json, not bench/results.json
+bench-quick: setup-bench pkg
+	cargo build -p chathub-token-server --release --features dev
+	BENCH_QUICK=1 node bench/run.mjs

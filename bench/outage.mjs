@@ -13,6 +13,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { dirname, resolve, extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { freePort } from "./procs.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const arg = (name, dflt) => {
@@ -52,7 +53,8 @@ const server = http.createServer((req, res) => {
   res.writeHead(404).end();
 });
 
-await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const port = await freePort();
+await new Promise((ok) => server.listen(port, "127.0.0.1", ok));
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
 try {
   const pg = await browser.newPage();

@@ -2,7 +2,11 @@
 // vendor's plain-JS sample), pkg/ with correct content types, a trivial
 // stand-in widget module and a token endpoint whose delay the bench sets.
 //
-//   GET /loader.html?delay=MS[&hints=0], /baseline.html?delay=MS, /driven.html
+//   GET /loader.html?delay=MS[&hints=all|modules|0], /baseline.html?delay=MS, /driven.html
+//                                       (hints: all = the glue, the .wasm and
+//                                       the token endpoint preloaded, the
+//                                       default; modules = the glue and the
+//                                       .wasm only; 0 = none)
 //   GET /trigger.html?trigger=T[&fold=1][&delay=MS], /auto.html?trigger=T[&delay=MS], /none.html
 //                                       (the load-trigger conditions; fold:
 //                                       the container below the fold)
@@ -68,11 +72,12 @@ const PROBE = `<script>
   // (source URL, function, invoker): the bench matches the two by time.
   w.__bench.longTaskDetail = [];
   w.__bench.loaf = [];
+  const r1 = (x) => Math.round(x * 10) / 10;
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
         w.__bench.longTasks.push(Math.round(e.duration));
-        w.__bench.longTaskDetail.push({ start: Math.round(e.startTime), duration: Math.round(e.duration), name: e.name,
+        w.__bench.longTaskDetail.push({ start: r1(e.startTime), duration: r1(e.duration), name: e.name,
           attribution: (e.attribution || []).map((a) => [a.containerType, a.containerName, a.containerSrc].filter(Boolean).join(" ")) });
       }
     }).observe({ type: "longtask", buffered: true });
@@ -81,7 +86,7 @@ const PROBE = `<script>
     new PerformanceObserver((list) => {
       for (const e of list.getEntries())
         w.__bench.loaf.push({ start: Math.round(e.startTime), duration: Math.round(e.duration), blocking: Math.round(e.blockingDuration || 0),
-          scripts: (e.scripts || []).map((s) => ({ url: s.sourceURL, fn: s.sourceFunctionName, invoker: s.invoker, type: s.invokerType, duration: Math.round(s.duration) })) });
+          scripts: (e.scripts || []).map((s) => ({ start: r1(s.startTime), url: s.sourceURL, fn: s.sourceFunctionName, invoker: s.invoker, type: s.invokerType, duration: Math.round(s.duration) })) });
     }).observe({ type: "long-animation-frame", buffered: true });
   } catch (e) {}
   const check = () => {
@@ -96,6 +101,77 @@ const PROBE = `<script>
 })();
 </script>`;
 
+// On the loader's page only, right after the probe: where each task that
+// runs a callback the page asked for came from. Every timer, idle and
+// animation-frame callback is wrapped, and every fetch and WebAssembly
+// compile/instantiate gets a first reaction on its promise: the wrapper
+// (or reaction) notes performance.now() when it runs, i.e. inside the task
+// that runs the callback or settles the promise (a first reaction runs
+// before the caller's `await` continues, in the same task), and keeps the
+// stack of the call that asked for it (captured with
+// Error.captureStackTrace, async frames included, formatted only when the
+// bench reads it after the load). The bench attributes a long task to the
+// loader when one of these marks whose stack holds the loader's code lies
+// inside it, whatever script URL the browser gives the task: init()'s
+// `await new Promise((r) => setTimeout(r))` has none, its callback is a
+// builtin, and the rest of init() and the first calls into the .wasm run
+// as promise jobs of that task. The wrappers hand back the same ids and
+// promises, so the loader sees the browser's own behaviour.
+const PROVENANCE = `<script>
+(() => {
+  const w = window;
+  const calls = [];
+  w.__bench.fires = [];
+  const note = (kind, fn, what) => {
+    const h = { kind, what };
+    Error.captureStackTrace(h, fn);
+    calls.push(h);
+    return calls.length - 1;
+  };
+  const fired = (i) => w.__bench.fires.push([i, Math.round(performance.now() * 10) / 10]);
+  Object.defineProperty(w.__bench, "provenance", { enumerable: false, value: () => calls.map((h) => ({ kind: h.kind, what: h.what, stack: String(h.stack) })) });
+  // what a call asked for: a timer's delay, the path a fetch went to
+  const path = (x) => {
+    try {
+      return new URL(x instanceof Request ? x.url : String(x), location.href).pathname;
+    } catch {
+      return "?";
+    }
+  };
+  for (const name of ["setTimeout", "setInterval", "requestIdleCallback", "requestAnimationFrame"]) {
+    const orig = w[name];
+    if (typeof orig !== "function") continue;
+    const wrapped = {
+      [name](cb, ...rest) {
+        if (typeof cb !== "function") return orig.call(this, cb, ...rest);
+        const i = note(name, wrapped, name.startsWith("request") ? "" : (Number(rest[0]) || 0) + " ms");
+        return orig.call(this, function __benchCallback(...a) {
+          fired(i);
+          return cb.apply(this, a);
+        }, ...rest);
+      },
+    }[name];
+    w[name] = wrapped;
+  }
+  const settles = (obj, key, name) => {
+    const orig = obj && obj[key];
+    if (typeof orig !== "function") return;
+    const wrapped = {
+      [name](...a) {
+        const i = note(name, wrapped, name === "fetch" ? path(a[0]) : "");
+        const p = orig.apply(this, a);
+        const mark = function __benchSettled() { fired(i); };
+        if (p && typeof p.then === "function") p.then(mark, mark);
+        return p;
+      },
+    }[name];
+    obj[key] = wrapped;
+  };
+  settles(w, "fetch", "fetch");
+  for (const k of ["instantiateStreaming", "compileStreaming", "instantiate", "compile"]) settles(w.WebAssembly, k, "WebAssembly." + k);
+})();
+</script>`;
+
 const BODY = `<header><h1>Shop</h1><nav><a href="#">Home</a> · <a href="#">Products</a> · <a href="#">Contact</a></nav></header>
 <main><p>A small product page. The chat widget loads in the corner.</p>
 <ul><li>Item one</li><li>Item two</li><li>Item three</li></ul></main>
@@ -103,13 +179,22 @@ const BODY = `<header><h1>Shop</h1><nav><a href="#">Home</a> · <a href="#">Prod
 
 const WIDGET_SRC = "/widget/widget-script.js";
 
-// hints=false: the same page without the three preload hints.
-function loaderPage(delay, hints = true) {
+// hints: "all" (the glue, the .wasm and the token endpoint), "modules" (the
+// glue and the .wasm) or "none". The token hint matches the loader's request
+// so the browser hands the preloaded answer to it (one request, not two):
+// the same URL (`tokenUrl` below), as="fetch" with `crossorigin` (mode
+// "cors", credentials "same-origin": the loader's defaults, see
+// src/token.rs request_init); the loader's `cache: "no-store"` and `Accept`
+// header do not stop Chromium from using it (the bench counts token
+// requests per load).
+function loaderPage(delay, hints = "all") {
+  const modules = hints === "all" || hints === "modules";
   return `<!doctype html><html><head><meta charset="utf-8"><title>bench: loader</title>
 ${PROBE}
-${hints ? `<link rel="modulepreload" href="/pkg/chathub_loader.js">
-<link rel="preload" href="/pkg/chathub_loader_bg.wasm" as="fetch" type="application/wasm" crossorigin>
-<link rel="preload" href="/api/chathub/token?delay=${delay}" as="fetch" crossorigin>` : ""}
+${PROVENANCE}
+${modules ? `<link rel="modulepreload" href="/pkg/chathub_loader.js">
+<link rel="preload" href="/pkg/chathub_loader_bg.wasm" as="fetch" type="application/wasm" crossorigin>` : ""}
+${hints === "all" ? `<link rel="preload" href="/api/chathub/token?delay=${delay}" as="fetch" crossorigin>` : ""}
 </head><body>
 ${BODY}
 <script type="module">
@@ -262,7 +347,10 @@ export function startBenchServer({ pkgDir, port = 0, compress = true } = {}) {
       else answer();
       return;
     }
-    if (p === "/loader.html") return send(200, TYPES[".html"], loaderPage(delay, url.searchParams.get("hints") !== "0"), "no-cache");
+    if (p === "/loader.html") {
+      const h = url.searchParams.get("hints") || "all";
+      return send(200, TYPES[".html"], loaderPage(delay, h === "0" ? "none" : h), "no-cache");
+    }
     if (p === "/baseline.html") return send(200, TYPES[".html"], baselinePage(delay), "no-cache");
     const trigger = (url.searchParams.get("trigger") || "eager").replace(/[^a-z]/g, "");
     if (p === "/trigger.html") return send(200, TYPES[".html"], triggerPage(trigger, url.searchParams.has("fold"), delay), "no-cache");

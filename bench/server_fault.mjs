@@ -25,18 +25,20 @@
 // on the same 2 cores as the server: without pauses Node saturates at about
 // 6,000 requests/s and the latencies measure its own queue, not the server.
 //
-// Knobs for quick runs: BENCH_FAULT_CLIENTS, BENCH_FAULT_SECONDS,
+// Knobs (smaller defaults in the quick mode, knobs.mjs): BENCH_FAULT_CLIENTS, BENCH_FAULT_SECONDS,
 // BENCH_OUTAGE_SECONDS, BENCH_FAULT_WARMUP_SECONDS, BENCH_FAULT_THINK_MS;
 // CHATHUB_SERVER_BIN picks the binary.
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { spawn } from "node:child_process";
+import { knob } from "./knobs.mjs";
+import { freePort, stop, waitHttp } from "./procs.mjs";
 
-const CLIENTS = Number(process.env.BENCH_FAULT_CLIENTS || 1000);
-const FAULT_SECONDS = Number(process.env.BENCH_FAULT_SECONDS || 60);
-const OUTAGE_SECONDS = Number(process.env.BENCH_OUTAGE_SECONDS || 30);
-const THINK_MS = Number(process.env.BENCH_FAULT_THINK_MS || 250);
+const CLIENTS = knob("BENCH_FAULT_CLIENTS", 1000, 200);
+const FAULT_SECONDS = knob("BENCH_FAULT_SECONDS", 60, 10);
+const OUTAGE_SECONDS = knob("BENCH_OUTAGE_SECONDS", 30, 8);
+const THINK_MS = knob("BENCH_FAULT_THINK_MS", 250);
 const TOKEN_SECONDS = 20;
 const FAIL_PCT = 28;
 const HANG_PCT = 2;
@@ -45,7 +47,7 @@ const HANG_MS = 6000;
 // whole seconds), so a token with more than 2.2 s left must still be served.
 const MIN_LEFT_MS = 2200;
 const ORGS = ["sales", "support"];
-const WARMUP_SECONDS = Number(process.env.BENCH_FAULT_WARMUP_SECONDS || 20);
+const WARMUP_SECONDS = knob("BENCH_FAULT_WARMUP_SECONDS", 20, 4);
 
 /// The keys this part writes to results.json (null when it did not run).
 export const serverFaultFigures = () => ({
@@ -171,7 +173,7 @@ async function serverCounts(origin) {
 const diff = (after, before) => Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] || 0)]));
 
 /// Runs both phases; returns the figures for results.json and details.
-export async function serverFault({ root, out, log, freePort, waitHttp, stop }) {
+export async function serverFault({ root, out, log }) {
   const bin = process.env.CHATHUB_SERVER_BIN || path.join(root, "target/release/chathub-token-server");
   if (!fs.existsSync(bin)) throw new Error(`${bin} missing (cargo build -p chathub-token-server --release --features dev)`);
   const port = await freePort();
