@@ -41,13 +41,16 @@ pkg: setup-build
 	@# js/entry.js wraps the glue's init() (UNSUPPORTED_ENVIRONMENT where
 	@# WebAssembly cannot run) and is bundled with it into one file.
 	@# The glue's snippets are js/*.js: imported from there, so the modules
-	@# js/entry.js imports itself (js/prefetch.js -> js/net.js, js/dom.js)
-	@# are the same modules, not a second copy.
+	@# js/entry.js imports itself (js/net.js, js/dom.js) are the same
+	@# modules, not a second copy.
 	sed -i -E "s#(['\"])\./snippets/[^/'\"]+/js/#\1../js/#g" pkg/chathub_loader.js
 	node_modules/.bin/esbuild js/entry.js --bundle --minify --format=esm \
 	  --target=es2020 --legal-comments=none --log-level=warning \
 	  --alias:chathub-glue=./pkg/chathub_loader.js \
 	  --outfile=pkg/chathub_loader.js --allow-overwrite
+	@# chathub-loader/prefetch: the first token request, without the loader.
+	node_modules/.bin/esbuild js/prefetch.js --bundle --minify --format=esm \
+	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/prefetch.js
 	@# chathub-loader/fallback: the contact box without WebAssembly.
 	node_modules/.bin/esbuild js/fallback.js --bundle --minify --format=esm \
 	  --target=es2020 --legal-comments=none --log-level=warning --outfile=pkg/fallback.js

@@ -184,7 +184,7 @@ const WIDGET_SRC = "/widget/widget-script.js";
 // so the browser hands the preloaded answer to it (one request, not two):
 // the same URL (`tokenUrl` below), as="fetch" with `crossorigin` (mode
 // "cors", credentials "same-origin": the loader's defaults, see
-// src/token.rs request_init); the loader's `cache: "no-store"` and `Accept`
+// js/net.js initFor); the loader's `cache: "no-store"` and `Accept`
 // header do not stop Chromium from using it (the bench counts token
 // requests per load).
 function loaderPage(delay, hints = "all") {
@@ -192,19 +192,24 @@ function loaderPage(delay, hints = "all") {
   return `<!doctype html><html><head><meta charset="utf-8"><title>bench: loader</title>
 ${PROBE}
 ${PROVENANCE}
-${modules ? `<link rel="modulepreload" href="/pkg/chathub_loader.js">
+${modules ? `<link rel="modulepreload" href="/pkg/prefetch.js">
+<link rel="modulepreload" href="/pkg/chathub_loader.js">
 <link rel="preload" href="/pkg/chathub_loader_bg.wasm" as="fetch" type="application/wasm" crossorigin>` : ""}
 ${hints === "all" ? `<link rel="preload" href="/api/chathub/token?delay=${delay}" as="fetch" crossorigin>` : ""}
 </head><body>
 ${BODY}
 <script type="module">
+  // The README's npm quick start: prefetchToken, init(), the manager.
+  import { prefetchToken } from "/pkg/prefetch.js";
   import init, { WidgetTokenManager } from "/pkg/chathub_loader.js";
+  const options = { tokenUrl: "/api/chathub/token?delay=${delay}", widgetSrc: "${WIDGET_SRC}", container: "#chat" };
+  prefetchToken(options);
   // stage marks: the glue evaluated (this module runs), init() done (the .wasm compiled and instantiated)
   window.__bench.gluedAt = performance.now();
   try {
     await init();
     window.__bench.initAt = performance.now();
-    await new WidgetTokenManager({ tokenUrl: "/api/chathub/token?delay=${delay}", widgetSrc: "${WIDGET_SRC}", container: "#chat" }).initialize();
+    await new WidgetTokenManager(options).initialize();
   } catch (e) { window.__bench.error = String(e && (e.code || e.message) || e); }
   window.__bench.done = true;
 </script>

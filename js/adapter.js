@@ -14,12 +14,10 @@ import { prefetchToken } from "./prefetch.js";
 const EVENT = "chathub:statechange";
 
 let ready = null;
-// Whether init() has resolved (js/prefetch.js asks only before that).
-let loaded = false;
 /** init() once per page: true, or false where WebAssembly cannot run. */
 function load() {
   ready ??= init().then(
-    () => (loaded = true),
+    () => true,
     (e) => {
       if (e?.code == "UNSUPPORTED_ENVIRONMENT") return false;
       ready = null; // a failed download may work on the next mount
@@ -160,7 +158,8 @@ export function startChat(options, emit) {
   };
   // The token request beside the .wasm's download, on the page's first
   // chat (later ones find the loader ready and ask at once).
-  if (!loaded) prefetchToken(options);
+  // (prefetchToken asks nothing once the .wasm is loaded.)
+  prefetchToken(options);
   let created = begin();
   created.then(run);
   let retry = null;

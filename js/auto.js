@@ -49,15 +49,11 @@ function report(code, message) {
 }
 
 let loader = null;
-// Whether the package has loaded (a token request made early would then
-// only add one: the manager asks at once).
-let loaded = false;
 /** The package, loaded once for every tag: the glue's exports, or null without WebAssembly. */
 function load() {
   loader ??= import("./chathub_loader.js").then(async (mod) => {
     try {
       await mod.default();
-      loaded = true;
       return mod;
     } catch (e) {
       if (e?.code == "UNSUPPORTED_ENVIRONMENT") return null;
@@ -105,9 +101,9 @@ async function start(tag) {
   // The loader's own wait (js/dom.js), bundled in: the same semantics as
   // the `trigger` option, before anything of the loader is downloaded.
   if (trigger != "eager") await waitTrigger(TRIGGERS.indexOf(trigger), options.container);
-  // The token request beside the loader's download, not after it (while
-  // the loader is not loaded yet: after that, the manager asks at once).
-  else if (!loaded) prefetchToken(options);
+  // The token request beside the loader's download, not after it (none
+  // once the loader is loaded: the manager then asks at once).
+  else prefetchToken(options);
   let mod;
   try {
     mod = await load();

@@ -674,3 +674,19 @@ export function monoNow() {
 export function dropStyle(doc) {
   if (!doc.querySelector(".chathub-loader-status,.chathub-loader-fallback")) doc.getElementById(STYLE_ID)?.remove();
 }
+
+/**
+ * WebAssembly cannot run here: it is missing, or compiling and
+ * instantiating the smallest module fails (a CSP without
+ * 'wasm-unsafe-eval', WebAssembly turned off). WebKit compiles it under
+ * such a CSP and refuses only the instance ("Refused to create a
+ * WebAssembly object"), so both are tried.
+ */
+export function blocked() {
+  try {
+    new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0)));
+    return false;
+  } catch {
+    return true;
+  }
+}

@@ -12,12 +12,15 @@
 // before the glue compiles it.
 import glueInit, { initSync as glueInitSync, WidgetTokenManager as Manager } from "chathub-glue";
 
-import { blocked, dropPrefetched, prefetchToken as prefetch } from "./prefetch.js";
+import { blocked } from "./dom.js";
+import { dropPrefetched, LOADED } from "./net.js";
 
 export * from "chathub-glue";
 
-// Whether the .wasm is instantiated (by init() or initSync()).
+// Whether the .wasm is instantiated (by init() or initSync()); page-wide
+// for prefetchToken (js/prefetch.js), which asks nothing after.
 let loaded = false;
+const setLoaded = () => (loaded = globalThis[LOADED] = true);
 
 /**
  * The glue's class, with one check before it runs: constructed before
@@ -104,7 +107,7 @@ async function load(input) {
   } catch (e) {
     throw failed(e);
   }
-  loaded = true;
+  setLoaded();
   // Yields to the event loop: the end of the streaming compile and the
   // instantiation run in one task, what the caller does next (the first
   // calls into the .wasm, each function compiled on its first call) in
@@ -132,19 +135,6 @@ export default function init(input) {
   return loading;
 }
 
-/**
- * Starts the token request that `new WidgetTokenManager(options)` will
- * make, now, beside the download of the .wasm: call it before `init()`.
- * The manager's first request takes its answer (no second request); an
- * answer nobody takes within 20 s is dropped. Does nothing once the .wasm
- * is loaded, with a `trigger` other than "eager", or with options the
- * constructor will refuse. Never throws; returns whether a request is
- * pending.
- */
-export function prefetchToken(options) {
-  return !loaded && prefetch(options);
-}
-
 /** Synchronous `init` from a module or its bytes (UNSUPPORTED_ENVIRONMENT, WASM_COMPILE). */
 export function initSync(module) {
   if (typeof WebAssembly != "object") throw unsupported();
@@ -154,6 +144,6 @@ export function initSync(module) {
   } catch (e) {
     throw failed(e);
   }
-  loaded = true;
+  setLoaded();
   return exports;
 }

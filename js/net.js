@@ -3,11 +3,15 @@
 
 /** The page's store of early answers (js/prefetch.js), a global under a registered symbol. */
 export const STORE = Symbol.for("chathub-loader.prefetch");
+/** Set by the glue once the .wasm is loaded: prefetchToken asks nothing then. */
+export const LOADED = Symbol.for("chathub-loader.loaded");
 
-/** What identifies a request: its URL and everything of its init that changes the answer. */
+/**
+ * What identifies a request: its URL and everything of its init that
+ * changes the answer (a Headers iterates sorted by name, lower case).
+ */
 export function keyOf(url, init) {
-  const headers = [...new Headers(init.headers)].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  return JSON.stringify([url, init.credentials, init.cache, init.mode, init.referrerPolicy ?? "", headers]);
+  return JSON.stringify([url, init.credentials, init.cache, init.mode, init.referrerPolicy ?? "", [...new Headers(init.headers)]]);
 }
 
 /**
@@ -82,12 +86,40 @@ export async function readText(resp, max) {
 }
 
 /**
- * `fetch(url, init)` (or the same request's early answer, taken from
+ * The token request's init, one definition for the loader (src/token.rs,
+ * through `request`) and prefetchToken (js/prefetch.js), so an early
+ * request is the loader's own: `fetchInit`'s credentials (same-origin),
+ * cache (no-store: never a cached credential), mode (cors) and
+ * referrerPolicy (each a default where unset or ""), its headers (`[name, value]` pairs), and
+ * `Accept: application/json` unless they set one.
+ */
+export function initFor(credentials, cache, mode, referrerPolicy, headers) {
+  const h = new Headers(headers);
+  if (!h.has("accept")) h.set("Accept", "application/json");
+  const init = {
+    method: "GET",
+    headers: h,
+    credentials: credentials || "same-origin",
+    cache: cache || "no-store",
+    mode: mode || "cors",
+  };
+  if (referrerPolicy) init.referrerPolicy = referrerPolicy;
+  return init;
+}
+
+/**
+ * The loader's token request (src/token.rs): `fetchInit`'s parts as it
+ * checked them ("" where unset), its headers as name, value, name,
+ * value joined by NULs (which `Headers` refuses in both), and the abort signal.
+ * `fetch` (or the same request's early answer, taken from
  * prefetchToken()) as a promise of a `Response`, whatever the page did to
  * `fetch`: a wrapper that throws, or answers something else, is a rejection
  * (a network error to the loader), not an exception through the `.wasm`.
  */
-export function request(url, init) {
+export function request(url, credentials, cache, mode, referrerPolicy, lines, signal) {
+  const l = lines ? lines.split("\0") : [];
+  const init = initFor(credentials, cache, mode, referrerPolicy, l.flatMap((v, i) => (i % 2 ? [] : [[v, l[i + 1]]])));
+  init.signal = signal;
   // The same request started early (js/prefetch.js): its answer, once.
   const early = takePrefetched(url, init);
   return (early ?? Promise.resolve().then(() => fetch(url, init)))
@@ -95,4 +127,14 @@ export function request(url, init) {
       if (!(r instanceof Response)) throw new TypeError("fetch answered no Response");
       return r;
     });
+}
+
+/** Drops every early answer nobody took (the loader did not load: none will be). */
+export function dropPrefetched() {
+  const pending = globalThis[STORE];
+  for (const { drop, ctrl } of pending?.values() ?? []) {
+    clearTimeout(drop);
+    ctrl.abort();
+  }
+  pending?.clear();
 }

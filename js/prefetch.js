@@ -10,12 +10,13 @@
 // checks any answer. An answer nobody takes within DROP_MS is dropped:
 // its body cancelled, nothing of it kept.
 //
-// Bundled into the glue, auto.js and the adapters, which share one page
-// store (a global under a registered symbol), so auto.js can ask before
-// it has imported the glue.
+// The package's `chathub-loader/prefetch` entry (pkg/prefetch.js, small:
+// a page can import it at once and the loader itself later), bundled into
+// auto.js and the adapters too; all share one page store (a global under
+// a registered symbol) with the glue, which takes the answers.
 
-import { urlTrick } from "./dom.js";
-import { keyOf, STORE } from "./net.js";
+import { blocked, urlTrick } from "./dom.js";
+import { initFor, keyOf, LOADED, STORE } from "./net.js";
 
 const DROP_MS = 20_000;
 
@@ -24,31 +25,14 @@ function store() {
   return (globalThis[STORE] ??= new Map());
 }
 
-/**
- * WebAssembly cannot run here: it is missing, or compiling and
- * instantiating the smallest module fails (a CSP without
- * 'wasm-unsafe-eval', WebAssembly turned off). WebKit compiles it under
- * such a CSP and refuses only the instance ("Refused to create a
- * WebAssembly object"), so both are tried.
- */
-export function blocked() {
-  try {
-    new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0)));
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 const own = (o, k) => (o != null && Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
 
 /**
  * The loader's token request for `options` (the constructor's options),
  * as `[url, init]`, or null when the options would not make one (the
  * constructor then says what is wrong). Same rules as src/options: the
- * URL resolved against the page, `org` in its query, `fetchInit`'s
- * credentials (same-origin), cache (no-store), mode (cors) and headers,
- * `Accept: application/json`.
+ * URL resolved against the page, `org` in its query, `fetchInit` as
+ * js/net.js's `initFor` makes it into the init (the loader's too).
  */
 function requestFor(options) {
   const raw = own(options, "tokenUrl");
@@ -63,17 +47,9 @@ function requestFor(options) {
     url.searchParams.set("org", org);
   }
   const f = own(options, "fetchInit") ?? {};
-  const headers = new Headers(own(f, "headers") ?? undefined);
-  headers.set("Accept", "application/json");
-  const init = {
-    method: "GET",
-    headers,
-    credentials: own(f, "credentials") ?? "same-origin",
-    cache: own(f, "cache") ?? "no-store",
-    mode: own(f, "mode") ?? "cors",
-  };
-  const rp = own(f, "referrerPolicy");
-  if (rp !== undefined) init.referrerPolicy = rp;
+  // Pairs as the loader reads them: an object's own properties, a Headers, or pairs.
+  const headers = [...new Headers(own(f, "headers") ?? undefined)];
+  const init = initFor(own(f, "credentials"), own(f, "cache"), own(f, "mode"), own(f, "referrerPolicy"), headers);
   return [url.href, init];
 }
 
@@ -86,6 +62,8 @@ function requestFor(options) {
 export function prefetchToken(options) {
   try {
     if (typeof document != "object" || typeof fetch != "function") return false;
+    // Once the .wasm is loaded, a manager asks at once itself.
+    if (globalThis[LOADED]) return false;
     // Where the loader cannot run, it asks for no token.
     if (typeof WebAssembly != "object" || blocked()) return false;
     const trigger = own(options, "trigger");
@@ -108,14 +86,4 @@ export function prefetchToken(options) {
   } catch {
     return false;
   }
-}
-
-/** Drops every early answer nobody took (the loader did not load: none will be). */
-export function dropPrefetched() {
-  const pending = globalThis[STORE];
-  for (const { drop, ctrl } of pending?.values() ?? []) {
-    clearTimeout(drop);
-    ctrl.abort();
-  }
-  pending?.clear();
 }

@@ -4,11 +4,11 @@
 //! the server's clock (`crate::core`). Its deadline is the machine's too:
 //! dropping the future (timeout, destroy) aborts the request.
 
-use js_sys::{Reflect, JSON};
+use js_sys::JSON;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, RequestInit, Response};
+use web_sys::{AbortController, AbortSignal, Response};
 
 use crate::core::{schedule, Answer};
 use crate::error::{ErrorCode, LoaderError};
@@ -28,8 +28,19 @@ extern "C" {
     /// The body as text, or null past `max` bytes (see `js/net.js`).
     #[wasm_bindgen(js_name = readText)]
     fn read_text(resp: &Response, max: u32) -> js_sys::Promise;
-    /// `fetch`, never throwing, always a `Response` (see `js/net.js`).
-    fn request(url: &str, init: &RequestInit) -> js_sys::Promise;
+    /// `fetch` of the token request (its init made by `initFor`, shared
+    /// with `prefetchToken`), never throwing, always a `Response` (see
+    /// `js/net.js`); "" for an unset part, `lines` the headers as name,
+    /// value, ... joined by NULs.
+    fn request(
+        url: &str,
+        credentials: &str,
+        cache: &str,
+        mode: &str,
+        referrer_policy: &str,
+        lines: &str,
+        signal: &AbortSignal,
+    ) -> js_sys::Promise;
 }
 
 /// The endpoint's answer as a typed struct, before the expiry checks.
@@ -64,7 +75,6 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
         )
     })?;
     let _abort = AbortOnDrop(ctrl.clone());
-    let init = request_init(opts, &ctrl)?;
     let url = &opts.token_url;
     let network = |what: &str| {
         LoaderError::new(
@@ -79,7 +89,28 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
         )
     };
 
-    let resp: Response = JsFuture::from(request(url, &init))
+    let f = &opts.fetch_init;
+    // Names and values were checked (by `Headers`) when the options were
+    // read: neither holds a NUL, which `Headers` refuses anywhere.
+    let mut lines = String::new();
+    for (name, value) in &f.headers {
+        for part in [name, value] {
+            if !lines.is_empty() {
+                lines.push('\0');
+            }
+            lines.push_str(part);
+        }
+    }
+    let promise = request(
+        url,
+        unset(&f.credentials),
+        unset(&f.cache),
+        unset(&f.mode),
+        unset(&f.referrer_policy),
+        &lines,
+        &ctrl.signal(),
+    );
+    let resp: Response = JsFuture::from(promise)
         .await
         .map_err(|_| network("the request to"))?
         .unchecked_into();
@@ -149,36 +180,9 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
     read_claims(parsed, server_now, url)
 }
 
-fn request_init(opts: &Options, ctrl: &AbortController) -> Result<RequestInit, LoaderError> {
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_signal(Some(&ctrl.signal()));
-    let headers = Headers::new()
-        .map_err(|_| LoaderError::invalid("fetchInit.headers", "could not be built"))?;
-    let _ = headers.set("Accept", "application/json");
-    for (name, value) in &opts.fetch_init.headers {
-        // Checked when the options were read.
-        let _ = headers.set(name, value);
-    }
-    init.set_headers(&headers);
-    let f = &opts.fetch_init;
-    let obj: &js_sys::Object = init.as_ref();
-    // Never let a cache answer with yesterday's credential.
-    let cache = f.cache.as_deref().unwrap_or("no-store");
-    for (key, value) in [
-        (
-            "credentials",
-            f.credentials.as_deref().unwrap_or("same-origin"),
-        ),
-        ("cache", cache),
-        ("mode", f.mode.as_deref().unwrap_or("cors")),
-    ] {
-        let _ = Reflect::set(obj, &key.into(), &value.into());
-    }
-    if let Some(rp) = &f.referrer_policy {
-        let _ = Reflect::set(obj, &"referrerPolicy".into(), &rp.into());
-    }
-    Ok(init)
+/// A `fetchInit` part for `request`: "" where unset (`initFor`'s default).
+fn unset(part: &Option<String>) -> &str {
+    part.as_deref().unwrap_or_default()
 }
 
 fn malformed(url: &str, what: &str) -> LoaderError {

@@ -49,16 +49,6 @@ export interface WidgetFetchInit {
 }
 
 /** Options of `new WidgetTokenManager(...)`. Unknown keys are rejected. */
-/**
- * Starts the token request that `new WidgetTokenManager(options)` will
- * make, beside the .wasm's download: call it before `init()`. The
- * manager's first request takes its answer. Nothing with a `trigger`
- * other than "eager", once the .wasm is loaded, or where WebAssembly
- * cannot run; an answer nobody takes within 20 s is dropped. Never
- * throws; returns whether a request is pending.
- */
-export function prefetchToken(options: WidgetTokenManagerOptions): boolean;
-
 export interface WidgetTokenManagerOptions {
   /** Your backend's token endpoint: GET → 200 {"token", "expiresAt"}. Required. */
   tokenUrl: string;

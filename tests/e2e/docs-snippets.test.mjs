@@ -10,7 +10,9 @@
 //                         one token request (the preloaded one is used)
 //   orgs-static           two auto.js tags: two orgs ready, two tags
 //   npm                   bundled with esbuild, the .wasm copied next to
-//                         the bundle: ready, then destroy() leaves no tag
+//                         the bundle: ready with one token request (the
+//                         prefetched one is used), then destroy() leaves
+//                         no tag
 //   orgs-npm              two managers, their console lines; destroyed
 //   init-url              init({ module_or_path }) with the .wasm only
 //                         under /assets/: ready, the .wasm fetched there
@@ -74,6 +76,7 @@ async function bundle(name, { code, loader = "js", define = {}, alias = {}, wasm
       "chathub-loader/react": "./pkg/react.js",
       "chathub-loader/vue": "./pkg/vue.js",
       "chathub-loader/fallback": "./pkg/fallback.js",
+      "chathub-loader/prefetch": "./pkg/prefetch.js",
       ...alias,
     },
     define: {
@@ -212,9 +215,11 @@ try {
     assert(ids.join() === "operator-chat-panel-script-sales,operator-chat-panel-script-support", `widget tags: ${ids}`);
   });
 
-  await step(["npm"], "/npm.html", async (pg) => {
+  await step(["npm"], "/npm.html", async (pg, seen) => {
     // The snippet runs to its end: initialize(), then destroy().
     await pg.waitForFunction(() => window.__events.some((d) => d.state === "destroyed"), null, { timeout: STEP_TIMEOUT });
+    // prefetchToken()'s request is the manager's: one request, not two.
+    assert(tokenRequests(seen).length === 1, `token requests: ${tokenRequests(seen).length}`);
     const states = await pg.evaluate(() => window.__events.map((d) => d.state));
     assert(states.includes("ready") && states.at(-1) === "destroyed", `states: ${states}`);
     assert((await evaluations(pg)).length === 1, "the widget ran once");

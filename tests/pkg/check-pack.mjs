@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 
 const [pack] = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const files = pack.files.map((f) => f.path).sort();
-for (const need of ["chathub_loader.js", "chathub_loader.d.ts", "chathub_loader_bg.wasm", "auto.js", "fallback.js", "fallback.d.ts", "react.js", "react.d.ts", "vue.js", "vue.d.ts", "package.json", "README.md"]) {
+for (const need of ["chathub_loader.js", "chathub_loader.d.ts", "chathub_loader_bg.wasm", "auto.js", "prefetch.js", "prefetch.d.ts", "fallback.js", "fallback.d.ts", "react.js", "react.d.ts", "vue.js", "vue.d.ts", "package.json", "README.md"]) {
   assert.ok(files.includes(need), `npm pack includes ${need} (has: ${files.join(", ")})`);
 }
 for (const f of files) assert.ok(!/\.(rs|map|tgz)$|^src\/|^tests\//.test(f), `npm pack leaves out ${f}`);

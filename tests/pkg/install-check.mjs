@@ -20,6 +20,8 @@ try {
     path.join(dir, "check.mjs"),
     `import init, { WidgetTokenManager, initSync } from "chathub-loader";
      import { showFallback } from "chathub-loader/fallback";
+     import { prefetchToken } from "chathub-loader/prefetch";
+     if (typeof prefetchToken !== "function" || prefetchToken({ tokenUrl: "/t" }) !== false) process.exit(1);
      if (typeof init !== "function" || typeof WidgetTokenManager !== "function" || typeof initSync !== "function") process.exit(1);
      if (typeof showFallback !== "function") process.exit(1);
      // The adapters resolve by name (importing them needs React or Vue).
@@ -32,8 +34,11 @@ try {
   writeFileSync(
     path.join(dir, "app.ts"),
     `import init, { WidgetTokenManager, type WidgetTokenManagerOptions } from "chathub-loader";
+     import { prefetchToken } from "chathub-loader/prefetch";
      const options: WidgetTokenManagerOptions = { tokenUrl: "/api/chathub/token" };
      export async function start(): Promise<void> {
+       const asked: boolean = prefetchToken(options);
+       void asked;
        try {
          await init();
        } catch (e) {

@@ -1,6 +1,7 @@
 // Type tests of the public surface: compiled by `tsc --noEmit` in make test.
 // Every @ts-expect-error must be an error, or tsc fails.
-import init, { prefetchToken, WidgetTokenManager } from "../../pkg/chathub_loader.js";
+import init, { WidgetTokenManager } from "../../pkg/chathub_loader.js";
+import { prefetchToken } from "../../pkg/prefetch.js";
 import { showFallback } from "../../pkg/fallback.js";
 import type {
   WidgetTokenManagerOptions,
