@@ -109,7 +109,7 @@ export function initFor(credentials, cache, mode, referrerPolicy, headers) {
 
 /**
  * The loader's token request (src/token.rs): `fetchInit`'s parts as it
- * checked them ("" where unset), its headers as name, value, name,
+ * checked them (undefined where unset), its headers as name, value, name,
  * value joined by NULs (which `Headers` refuses in both), and the abort signal.
  * `fetch` (or the same request's early answer, taken from
  * prefetchToken()) as a promise of a `Response`, whatever the page did to

@@ -30,14 +30,14 @@ extern "C" {
     fn read_text(resp: &Response, max: u32) -> js_sys::Promise;
     /// `fetch` of the token request (its init made by `initFor`, shared
     /// with `prefetchToken`), never throwing, always a `Response` (see
-    /// `js/net.js`); "" for an unset part, `lines` the headers as name,
-    /// value, ... joined by NULs.
+    /// `js/net.js`); `lines` holds the headers as name, value, ... joined
+    /// by NULs.
     fn request(
         url: &str,
-        credentials: &str,
-        cache: &str,
-        mode: &str,
-        referrer_policy: &str,
+        credentials: Option<&str>,
+        cache: Option<&str>,
+        mode: Option<&str>,
+        referrer_policy: Option<&str>,
         lines: &str,
         signal: &AbortSignal,
     ) -> js_sys::Promise;
@@ -103,10 +103,10 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
     }
     let promise = request(
         url,
-        unset(&f.credentials),
-        unset(&f.cache),
-        unset(&f.mode),
-        unset(&f.referrer_policy),
+        f.credentials.as_deref(),
+        f.cache.as_deref(),
+        f.mode.as_deref(),
+        f.referrer_policy.as_deref(),
         &lines,
         &ctrl.signal(),
     );
@@ -178,11 +178,6 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
         .filter(|_| from_server)
         .map_or(f64::NAN, |d| js_sys::Date::parse(&d));
     read_claims(parsed, server_now, url)
-}
-
-/// A `fetchInit` part for `request`: "" where unset (`initFor`'s default).
-fn unset(part: &Option<String>) -> &str {
-    part.as_deref().unwrap_or_default()
 }
 
 fn malformed(url: &str, what: &str) -> LoaderError {
