@@ -407,6 +407,28 @@ step("adapter, first chat of the page: the token is asked while the .wasm downlo
   assert(sc.tokenAsked[0] < sc.wasmAnswered, `the token request (at ${sc.tokenAsked[0].toFixed(0)} ms) came before the .wasm was answered (${sc.wasmAnswered.toFixed(0)} ms)`);
 });
 
+step("npm path: prefetchToken's request is the manager's (a Headers, credentials, referrerPolicy), asked while the .wasm downloads, once; another user's is never taken", async (s, id) => {
+  // Same URL and org both times: only fetchInit tells the users apart.
+  const opts = (sid, user) =>
+    `{ tokenUrl: "/s/${id}/token", org: "${id}", container: "#chat", widgetSrc: "/widget.js", fetchInit: { headers: new Headers({ "X-User": "${user}" }), credentials: "include", referrerPolicy: "no-referrer" } }`;
+  const start = (sid, asked, user) =>
+    module(`const { prefetchToken } = await import("/slow/${sid}/prefetch.js");
+  window.__asked = prefetchToken(${opts(sid, asked)});
+  const { default: init, WidgetTokenManager } = await import("/slow/${sid}/chathub_loader.js");
+  await init();
+  await new WidgetTokenManager(${opts(sid, user)}).initialize();`);
+  await s.navigate(base + page(`/${id}.html`, `<div id="chat"></div>` + start(id, "ann", "ann")));
+  await s.waitFor(readyOrgs([id]), [], STEP_TIMEOUT, "ready");
+  const sc = scenario(id);
+  assert((await s.execute("return window.__asked;")) === true, "prefetchToken asked");
+  assert(JSON.stringify(sc.users) === '["ann"]', `one token request, with the page's header: ${JSON.stringify(sc.users)}`);
+  assert(sc.tokenAsked[0] < sc.wasmAnswered, `the token request (at ${sc.tokenAsked[0].toFixed(0)} ms) came before the .wasm was answered (${sc.wasmAnswered.toFixed(0)} ms)`);
+  // Asked early for ann, the manager is bob's: it asks for itself.
+  await s.navigate(base + page(`/${id}-bob.html`, `<div id="chat"></div>` + start(id, "ann", "bob")));
+  await s.waitFor(readyOrgs([id]), [], STEP_TIMEOUT, "bob's chat ready");
+  assert(JSON.stringify(sc.users) === '["ann","ann","bob"]', `bob's manager asked with bob's header, ann's early answer untaken: ${JSON.stringify(sc.users)}`);
+});
+
 // `fallback` values the loader and showFallback() must judge alike.
 const FALLBACKS = [
   ["not given", undefined],
