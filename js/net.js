@@ -48,8 +48,28 @@ export function takePrefetched(url, init) {
         { once: true },
       );
     }
-    entry.answer.then(resolve, reject);
+    entry.answer.then((r) => {
+    ARRIVED.set(r, entry.at);
+    resolve(r);
+  }, reject);
   });
+}
+
+// When each taken early answer arrived (its headers, by Date.now()).
+const ARRIVED = new WeakMap();
+
+/**
+ * The server's clock now by the answer's `Date` header, in ms since the
+ * epoch (NaN where the page cannot read it, or unless `fresh`: an HTTP
+ * cache's copy has a `Date` as old as the copy): an early answer taken after
+ * it arrived is older by the time it waited, which is added, so the
+ * loader's idea of the server's clock (expiry, Retry-After dates) does not
+ * lag by the .wasm's download.
+ */
+export function serverNow(resp, fresh) {
+  const date = fresh && resp.headers.get("date");
+  const now = Date.now();
+  return date ? Date.parse(date) + now - (ARRIVED.get(resp) ?? now) : NaN;
 }
 
 /**

@@ -75,13 +75,17 @@ export function prefetchToken(options) {
     const pending = store();
     if (pending.has(key)) return true;
     const ctrl = new AbortController();
-    const answer = Promise.resolve().then(() => fetch(url, { ...init, signal: ctrl.signal }));
-    answer.catch(() => {});
-    const drop = setTimeout(() => {
-      if (pending.get(key)?.answer === answer) pending.delete(key);
+    const entry = { ctrl };
+    // `at`: when its headers arrived (js/net.js's serverNow adds the wait).
+    entry.answer = Promise.resolve()
+      .then(() => fetch(url, { ...init, signal: ctrl.signal }))
+      .then((r) => ((entry.at = Date.now()), r));
+    entry.answer.catch(() => {});
+    entry.drop = setTimeout(() => {
+      if (pending.get(key) === entry) pending.delete(key);
       ctrl.abort();
     }, DROP_MS);
-    pending.set(key, { answer, drop, ctrl });
+    pending.set(key, entry);
     return true;
   } catch {
     return false;

@@ -28,6 +28,11 @@ extern "C" {
     /// The body as text, or null past `max` bytes (see `js/net.js`).
     #[wasm_bindgen(js_name = readText)]
     fn read_text(resp: &Response, max: u32) -> js_sys::Promise;
+    /// The server's clock now by the answer's `Date` (NaN where the page
+    /// cannot read it, or unless `fresh`: not a cache's copy); an early
+    /// answer is older by the time it waited.
+    #[wasm_bindgen(js_name = serverNow)]
+    fn server_now(resp: &Response, fresh: bool) -> f64;
     /// `fetch` of the token request (its init made by `initFor`, shared
     /// with `prefetchToken`), never throwing, always a `Response` (see
     /// `js/net.js`); `lines` holds the headers as name, value, ... joined
@@ -134,7 +139,7 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
             .then(|| header("retry-after"))
             .flatten()
             .and_then(|v| {
-                let server_now = header("date").map_or(f64::NAN, |d| js_sys::Date::parse(&d));
+                let server_now = server_now(&resp, true);
                 let now = if server_now.is_finite() {
                     server_now
                 } else {
@@ -170,14 +175,7 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
         opts.fetch_init.cache.as_deref(),
         None | Some("no-store" | "reload" | "no-cache")
     );
-    let server_now = resp
-        .headers()
-        .get("date")
-        .ok()
-        .flatten()
-        .filter(|_| from_server)
-        .map_or(f64::NAN, |d| js_sys::Date::parse(&d));
-    read_claims(parsed, server_now, url)
+    read_claims(parsed, server_now(&resp, from_server), url)
 }
 
 fn malformed(url: &str, what: &str) -> LoaderError {

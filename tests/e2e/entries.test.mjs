@@ -416,13 +416,23 @@ step("npm path: prefetchToken's request is the manager's (a Headers, credentials
   window.__asked = prefetchToken(${opts(sid, asked)});
   const { default: init, WidgetTokenManager } = await import("/slow/${sid}/chathub_loader.js");
   await init();
-  await new WidgetTokenManager(${opts(sid, user)}).initialize();`);
+  window.__m = new WidgetTokenManager(${opts(sid, user)});
+  await __m.initialize();`);
   await s.navigate(base + page(`/${id}.html`, `<div id="chat"></div>` + start(id, "ann", "ann")));
   await s.waitFor(readyOrgs([id]), [], STEP_TIMEOUT, "ready");
   const sc = scenario(id);
   assert((await s.execute("return window.__asked;")) === true, "prefetchToken asked");
   assert(JSON.stringify(sc.users) === '["ann"]', `one token request, with the page's header: ${JSON.stringify(sc.users)}`);
   assert(sc.tokenAsked[0] < sc.wasmAnswered, `the token request (at ${sc.tokenAsked[0].toFixed(0)} ms) came before the .wasm was answered (${sc.wasmAnswered.toFixed(0)} ms)`);
+  // The answer waited ~SLOW_WASM_MS for the loader; its `Date` (whole
+  // seconds, this machine's clock; the loader takes its middle, +500 ms)
+  // is that much older when taken: the loader's expiry in this clock must
+  // still be the JWT's exp within Date's rounding (±500 ms), not exp plus
+  // the wait (1,000 ms or more later).
+  const off = await s.execute(`const t = document.querySelector("script[id^=operator-chat-panel-script]").getAttribute("token");
+  const exp = JSON.parse(atob(t.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp;
+  return __m.expiresAt.getTime() - exp * 1000;`);
+  assert(off > -600 && off < 750, `the expiry in this clock is the token's exp (+ Date's rounding), not later by the wait: off by ${off} ms`);
   // Asked early for ann, the manager is bob's: it asks for itself.
   await s.navigate(base + page(`/${id}-bob.html`, `<div id="chat"></div>` + start(id, "ann", "bob")));
   await s.waitFor(readyOrgs([id]), [], STEP_TIMEOUT, "bob's chat ready");
