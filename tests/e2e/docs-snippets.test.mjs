@@ -6,8 +6,8 @@
 //
 //   one-tag, astro-tag    auto.js from /vendor/chathub-loader/ (the four
 //                         files copied there): ready, one widget tag
-//   by-hand               the preload hints and an inline module: ready,
-//                         one token request (the preloaded one is used)
+//   by-hand               the preload hints and an inline module with
+//                         prefetchToken: ready, one token request
 //   orgs-static           two auto.js tags: two orgs ready, two tags
 //   npm                   bundled with esbuild, the .wasm copied next to
 //                         the bundle: ready with one token request (the
@@ -40,7 +40,7 @@ import { root, startDevServer } from "./dev-server.mjs";
 
 const STEP_TIMEOUT = 20_000;
 const www = resolve(root, "target/docs-snippets/www");
-const PKG_FILES = ["auto.js", "chathub_loader.js", "chathub_loader_bg.wasm", "fallback.js"];
+const PKG_FILES = ["auto.js", "chathub_loader.js", "chathub_loader_bg.wasm", "fallback.js", "prefetch.js"];
 const VENDOR_WIDGET = "https://widget.smsbat.com/operator-chat-panel/widget-script.js";
 
 function assert(cond, message) {
@@ -205,7 +205,7 @@ try {
   await step(["by-hand"], "/by-hand.html", async (pg, seen) => {
     await ready(pg);
     assert((await widgetTags(pg)).length === 1, "one widget tag");
-    // The preloaded token request is the loader's: one request, not two.
+    // prefetchToken's request is the loader's: one request, not two.
     assert(tokenRequests(seen).length === 1, `token requests: ${tokenRequests(seen).length}`);
   });
 

@@ -50,6 +50,14 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Polls `cond` (a server-side count) until it holds, or fails after `ms`. */
+async function waitUntil(cond, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
 async function until(pred, ms, what) {
   const end = Date.now() + ms;
   while (!pred()) {
@@ -437,6 +445,28 @@ step("npm path: prefetchToken's request is the manager's (a Headers, credentials
   await s.navigate(base + page(`/${id}-bob.html`, `<div id="chat"></div>` + start(id, "ann", "bob")));
   await s.waitFor(readyOrgs([id]), [], STEP_TIMEOUT, "bob's chat ready");
   assert(JSON.stringify(sc.users) === '["ann","ann","bob"]', `bob's manager asked with bob's header, ann's early answer untaken: ${JSON.stringify(sc.users)}`);
+});
+
+step("a preload hint for the token endpoint: the loader's request takes its answer in Chromium only (docs/guides/static.md, Preload hints)", async (s, id) => {
+  const url = `/s/${id}/token`;
+  await s.navigate(
+    base +
+      page(
+        `/${id}.html`,
+        `<link rel="preload" href="${url}?org=${id}" as="fetch" crossorigin><div id="chat"></div>` +
+          module(`const { default: init, WidgetTokenManager } = await import("/pkg/chathub_loader.js");
+  await init();
+  await new WidgetTokenManager({ tokenUrl: "${url}", org: "${id}", container: "#chat", widgetSrc: "/widget.js" }).initialize();`),
+      ),
+  );
+  await s.waitFor(readyOrgs([id]), [], STEP_TIMEOUT, "ready");
+  // Chromium matches on URL and credentials mode only; Firefox also wants
+  // the default cache mode and WebKit never takes a same-origin preload:
+  // the loader's no-store request is a second one there. The docs say so.
+  const want = id.startsWith("chromium") ? 1 : 2;
+  const sc = scenario(id);
+  await waitUntil(() => sc.requests >= want, STEP_TIMEOUT, `${want} token request(s)`);
+  assert(sc.requests === want, `token requests: ${sc.requests}, the docs say ${want} in this engine`);
 });
 
 // `fallback` values the loader and showFallback() must judge alike.
