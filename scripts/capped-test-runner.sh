@@ -9,10 +9,11 @@
 #
 # Why: the runner can wait forever. Its page server (rouille on tiny_http
 # 0.12) sometimes leaves a new connection unread while earlier keep-alive
-# connections hold its threads (seen in Chromium, mostly on the first test
-# file, on a loaded and on a quiet 2-core machine: the page stays at
-# "Loading scripts...", the connection in CLOSE-WAIT with the request
-# unread), and its WebDriver calls then wait with no deadline: the
+# connections hold its threads (seen in Chromium and Firefox, on a loaded
+# and on a quiet 2-core machine, most often on a page that imports more JS
+# snippet modules: the page stays at "Loading scripts...", the connection
+# in CLOSE-WAIT with the request unread), and its WebDriver calls then
+# wait with no deadline: the
 # navigation never returns, so nothing is printed. A page that loads
 # prints within seconds, so the start limit stops a stalled run early.
 # scripts/browser-suite.sh runs such a file (no result line) once more.

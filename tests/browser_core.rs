@@ -35,12 +35,15 @@ extern "C" {
     fn fire_window_error_every(message: &str, filename: &str, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = loaderStyleShown)]
     fn loader_style_shown() -> bool;
-    #[wasm_bindgen(js_name = loaderStyleGone)]
-    fn loader_style_gone() -> bool;
     #[wasm_bindgen(js_name = breakFetch)]
     fn break_fetch(kind: &str) -> JsValue;
     #[wasm_bindgen(js_name = restoreFetch)]
     fn restore_fetch(h: &JsValue) -> js_sys::Array;
+}
+
+/// The loader's <style> element is no longer in the document.
+fn loader_style_gone() -> bool {
+    !loader_style_shown()
 }
 
 /// Options for scenario `id` (its org) rendering into `box_id`; `extra` as

@@ -202,11 +202,10 @@ export function loaderStyleShown() {
   return !!document.getElementById("chathub-loader-style");
 }
 
-// browser_core.rs: the loader's <style>, and a page whose fetch wrapper breaks.
+// browser_core.rs: a page whose fetch wrapper breaks.
 // (Here, not in an inline_js of the test file: each snippet module is one
 // more request to the test runner's page server, and with one more the
 // page load stalled in most runs.)
-export function loaderStyleGone() { return !document.getElementById("chathub-loader-style"); }
 export function breakFetch(kind) {
   const real = window.fetch;
   const errors = [];
