@@ -9,7 +9,7 @@
 // file only holds one handle per mounted component and follows
 // `chathub:statechange` for its org.
 import init, { WidgetTokenManager } from "./chathub_loader.js";
-import { prefetchToken } from "./prefetch.js";
+import { ask, release } from "./prefetch.js";
 
 const EVENT = "chathub:statechange";
 
@@ -158,8 +158,9 @@ export function startChat(options, emit) {
   };
   // The token request beside the .wasm's download, on the page's first
   // chat (later ones find the loader ready and ask at once).
-  // (prefetchToken asks nothing once the .wasm is loaded.)
-  prefetchToken(options);
+  // (prefetchToken asks nothing once the .wasm is loaded.) Dropped by
+  // destroy() if this chat ends before its manager exists.
+  const early = ask(options);
   let created = begin();
   created.then(run);
   let retry = null;
@@ -200,6 +201,7 @@ export function startChat(options, emit) {
       if (done) return;
       done = true;
       removeEventListener(EVENT, onEvent);
+      if (!handle) release(early);
       handle?.destroy();
       handle = null;
       box?.remove();

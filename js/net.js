@@ -21,7 +21,7 @@ export function keyOf(url, init) {
  */
 export function takePrefetched(url, init) {
   const pending = globalThis[STORE];
-  if (!pending?.size) return null;
+  if (!(pending instanceof Map) || !pending.size) return null;
   let key;
   try {
     key = keyOf(url, init);
@@ -152,9 +152,10 @@ export function request(url, credentials, cache, mode, referrerPolicy, lines, si
 /** Drops every early answer nobody took (the loader did not load: none will be). */
 export function dropPrefetched() {
   const pending = globalThis[STORE];
-  for (const { drop, ctrl } of pending?.values() ?? []) {
+  if (!(pending instanceof Map)) return;
+  for (const { drop, ctrl } of pending.values()) {
     clearTimeout(drop);
     ctrl.abort();
   }
-  pending?.clear();
+  pending.clear();
 }

@@ -18,7 +18,10 @@
 import { blocked, urlTrick } from "./dom.js";
 import { initFor, keyOf, LOADED, STORE } from "./net.js";
 
-const DROP_MS = 20_000;
+// An early answer is the loader's only within this long of its request:
+// untaken by then, it is dropped (a page that never creates the manager,
+// a visitor who signs in meanwhile: a fresh request is the right one).
+const DROP_MS = 10_000;
 
 /** The page's pending early answers, by request key. */
 function store() {
@@ -27,29 +30,56 @@ function store() {
 
 const own = (o, k) => (o != null && Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
 
+// Rust's `trim_ascii` (src/options/url.rs): JS's trim() also strips \v
+// and Unicode spaces, which the loader keeps (and encodes).
+const trimAscii = (s) => s.replace(/^[ \t\n\f\r]+|[ \t\n\f\r]+$/g, "");
+
+/**
+ * `fetchInit.headers` as the loader reads it (src/options/parts.rs): a
+ * `Headers`, an array or any iterable of `[name, value]` pairs through
+ * `Object.fromEntries` (the last of a repeated name wins), else an
+ * object's own properties; every value a string. Null where the loader
+ * refuses it.
+ */
+function headersOf(h) {
+  if (h === undefined) return [];
+  if (h === null || typeof h != "object") return null;
+  const entries = Object.entries(Symbol.iterator in h ? Object.fromEntries(h) : h);
+  return entries.every(([, v]) => typeof v == "string") ? entries : null;
+}
+
 /**
  * The loader's token request for `options` (the constructor's options),
- * as `[url, init]`, or null when the options would not make one (the
- * constructor then says what is wrong). Same rules as src/options: the
- * URL resolved against the page, `org` in its query, `fetchInit` as
- * js/net.js's `initFor` makes it into the init (the loader's too).
+ * as `[url, init]`, or null when the options would not make one. Read as
+ * src/options reads them: the URL trimmed as Rust trims it and resolved
+ * against the page's address (`location.href`, not a `<base>`), `org` in
+ * its query, `fetchInit` as js/net.js's `initFor` makes it into the init
+ * (the loader's too). Where the two could differ this side is the
+ * stricter: it may skip an early request the loader would make, never
+ * make one the loader would not. Options the request does not depend on
+ * (an unknown key, a bad `container`) are the constructor's to refuse.
  */
 function requestFor(options) {
   const raw = own(options, "tokenUrl");
   if (typeof raw != "string") return null;
-  const trimmed = raw.trim();
+  const trimmed = trimAscii(raw);
   if (!trimmed || urlTrick(trimmed)) return null;
-  const url = new URL(trimmed, document.baseURI);
+  const url = new URL(trimmed, location.href);
   if (!/^https?:$/.test(url.protocol) || url.username || url.password) return null;
   const org = own(options, "org");
   if (org !== undefined) {
-    if (typeof org != "string" || !org) return null;
+    // src/validate.rs is_valid_org: 1-128 bytes, no control or space.
+    if (typeof org != "string" || !/^[^\s\p{Cc}]+$/u.test(org) || new TextEncoder().encode(org).length > 128) return null;
     url.searchParams.set("org", org);
   }
-  const f = own(options, "fetchInit") ?? {};
-  // Pairs as the loader reads them: an object's own properties, a Headers, or pairs.
-  const headers = [...new Headers(own(f, "headers") ?? undefined)];
-  const init = initFor(own(f, "credentials"), own(f, "cache"), own(f, "mode"), own(f, "referrerPolicy"), headers);
+  const given = own(options, "fetchInit");
+  const f = given === undefined ? {} : given;
+  if (f === null || typeof f != "object" || Array.isArray(f)) return null;
+  const headers = headersOf(own(f, "headers"));
+  const mode = own(f, "mode");
+  // "no-cors" and anything else the loader refuses.
+  if (!headers || (mode !== undefined && mode !== "cors" && mode !== "same-origin")) return null;
+  const init = initFor(own(f, "credentials"), own(f, "cache"), mode, own(f, "referrerPolicy"), headers);
   return [url.href, init];
 }
 
@@ -60,34 +90,61 @@ function requestFor(options) {
  * one. Never throws; returns whether a request is pending now.
  */
 export function prefetchToken(options) {
+  return !!ask(options);
+}
+
+/**
+ * prefetchToken's work: the pending entry for `options` (one more user of
+ * it, see `release`), or null.
+ */
+export function ask(options) {
   try {
-    if (typeof document != "object" || typeof fetch != "function") return false;
+    if (typeof document != "object" || typeof fetch != "function") return null;
     // Once the .wasm is loaded, a manager asks at once itself.
-    if (globalThis[LOADED]) return false;
+    if (globalThis[LOADED]) return null;
     // Where the loader cannot run, it asks for no token.
-    if (typeof WebAssembly != "object" || blocked()) return false;
+    if (typeof WebAssembly != "object" || blocked()) return null;
     const trigger = own(options, "trigger");
-    if (trigger !== undefined && trigger !== "eager") return false;
+    if (trigger !== undefined && trigger !== "eager") return null;
     const req = requestFor(options);
-    if (!req) return false;
+    if (!req) return null;
     const [url, init] = req;
     const key = keyOf(url, init);
     const pending = store();
-    if (pending.has(key)) return true;
-    const ctrl = new AbortController();
-    const entry = { ctrl };
-    // `at`: when its headers arrived (js/net.js's serverNow adds the wait).
-    entry.answer = Promise.resolve()
-      .then(() => fetch(url, { ...init, signal: ctrl.signal }))
-      .then((r) => ((entry.at = Date.now()), r));
-    entry.answer.catch(() => {});
-    entry.drop = setTimeout(() => {
-      if (pending.get(key) === entry) pending.delete(key);
-      ctrl.abort();
-    }, DROP_MS);
-    pending.set(key, entry);
-    return true;
+    let entry = pending.get(key);
+    if (!entry) {
+      const ctrl = new AbortController();
+      entry = { key, ctrl, users: 0 };
+      // `at`: when its headers arrived (js/net.js's serverNow adds the wait).
+      entry.answer = Promise.resolve()
+        .then(() => fetch(url, { ...init, signal: ctrl.signal }))
+        .then((r) => ((entry.at = Date.now()), r));
+      entry.answer.catch(() => {});
+      entry.drop = setTimeout(() => drop(entry), DROP_MS);
+      pending.set(key, entry);
+    }
+    entry.users++;
+    return entry;
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** Aborts `entry`'s request and forgets it, unless a manager took it. */
+function drop(entry) {
+  const pending = globalThis[STORE];
+  if (pending instanceof Map && pending.get(entry.key) === entry) pending.delete(entry.key);
+  clearTimeout(entry.drop);
+  entry.ctrl.abort();
+}
+
+/**
+ * One user of `entry` (from `ask`) will not take it after all (the
+ * adapter's chat ended before its manager existed): dropped once nobody
+ * else wants it, checked after the current task, so an unmount and the
+ * mount that follows it at once (React's StrictMode) keep the request.
+ */
+export function release(entry) {
+  if (!entry || --entry.users > 0) return;
+  setTimeout(() => entry.users > 0 || drop(entry));
 }

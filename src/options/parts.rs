@@ -49,19 +49,13 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
     // Filled in place: an early `?` drops one value (see `Options::parse`).
     let mut fi = FetchInit::default();
     if let Some(h) = r.get("headers") {
-        // A `Headers` or `[name, value]` pairs (what `fetch` takes too) are
-        // read as the object of their entries: a `Headers` has no own
-        // properties, and was sent as no header at all.
-        let h = if h.is_instance_of::<web_sys::Headers>() || Array::is_array(&h) {
-            Object::from_entries(&h).map(JsValue::from).map_err(|_| {
-                LoaderError::invalid(
-                    "fetchInit.headers",
-                    "must be an object of header names to string values, a Headers, or [name, value] pairs",
-                )
-            })?
-        } else {
-            h
-        };
+        // A `Headers`, an array, a `Map` or any iterable of `[name, value]`
+        // pairs (what `fetch` takes too) are read as the object of their
+        // entries: they have no own properties of their headers, and were
+        // sent as no header at all. js/prefetch.js reads them alike.
+        // (Any other object has no iterator: `fromEntries` throws, and it
+        // is read as names to values.)
+        let h = Object::from_entries(&h).map_or(h, JsValue::from);
         let h = plain_object(
             &h,
             "fetchInit.headers",

@@ -447,6 +447,77 @@ step("npm path: prefetchToken's request is the manager's (a Headers, credentials
   assert(JSON.stringify(sc.users) === '["ann","ann","bob"]', `bob's manager asked with bob's header, ann's early answer untaken: ${JSON.stringify(sc.users)}`);
 });
 
+step("prefetchToken reads the options as the loader does: a <base> is not the token URL's base, a Map of headers and repeated names as the loader sends them, no request for options the loader refuses", async (s, id) => {
+  const run = (sid, options, body = "") =>
+    module(`const { prefetchToken } = await import("/pkg/prefetch.js");
+  const options = ${options};
+  window.__asked = prefetchToken(options);
+  const { default: init, WidgetTokenManager } = await import("/pkg/chathub_loader.js");
+  await init();
+  await new WidgetTokenManager(options).initialize();`) + body;
+  // A relative tokenUrl under <base href="/elsewhere/">: the loader
+  // resolves it against the page's address, and so does the early request.
+  // The page is /s/<a>/page.html: "token" is /s/<a>/token by its address,
+  // /s/<a>-base/token by the <base>.
+  const a = `${id}-url`;
+  await s.navigate(base + page(`/s/${a}/page.html`, `<base href="/s/${a}-base/"><div id="chat"></div>` + run(a, `{ tokenUrl: "token", org: "${a}", container: "#chat", widgetSrc: "/widget.js" }`)));
+  await s.waitFor(readyOrgs([a]), [], STEP_TIMEOUT, "ready under a <base>");
+  assert(scenario(`${a}-base`).requests === 0, `a request went by the <base>: ${scenario(`${a}-base`).requests}`);
+  assert(scenario(a).requests === 1, `one token request, by the page's address: ${scenario(a).requests}`);
+  // fetchInit.headers as a Map, and as pairs repeating a name (the last wins).
+  for (const [tag, headers, user] of [
+    ["map", `new Map([["X-User", "ann"]])`, "ann"],
+    ["pairs", `[["X-User", "ann"], ["X-User", "bob"]]`, "bob"],
+  ]) {
+    const b = `${id}-${tag}`;
+    await s.navigate(base + page(`/${b}.html`, `<div id="chat"></div>` + run(b, `{ tokenUrl: "/s/${b}/token", org: "${b}", container: "#chat", widgetSrc: "/widget.js", fetchInit: { headers: ${headers} } }`)));
+    await s.waitFor(readyOrgs([b]), [], STEP_TIMEOUT, `ready with headers as ${tag}`);
+    assert(JSON.stringify(scenario(b).users) === JSON.stringify([user]), `${tag}: one request with X-User ${user}: ${JSON.stringify(scenario(b).users)}`);
+  }
+  // Request options the constructor refuses: no early request at all.
+  const c = `${id}-refused`;
+  const refused = [
+    `{ tokenUrl: "/s/${c}/token\v" }`,
+    `{ tokenUrl: "/s/${c}/token", org: "two words" }`,
+    `{ tokenUrl: "/s/${c}/token", org: "${"o".repeat(129)}" }`,
+    `{ tokenUrl: "/s/${c}/token", fetchInit: null }`,
+    `{ tokenUrl: "/s/${c}/token", fetchInit: { headers: null } }`,
+    `{ tokenUrl: "/s/${c}/token", fetchInit: { headers: { "X-N": 5 } } }`,
+    `{ tokenUrl: "/s/${c}/token", fetchInit: { mode: "no-cors" } }`,
+  ];
+  await s.navigate(base + page(`/${c}.html`, module(`const { prefetchToken } = await import("/pkg/prefetch.js");
+  window.__asked = [${refused.join(", ")}].map((o) => prefetchToken(o));`)));
+  await s.waitFor(`return Array.isArray(window.__asked);`, [], STEP_TIMEOUT, "the calls");
+  const asked = await s.execute(`return JSON.stringify(window.__asked);`);
+  assert(asked === JSON.stringify(refused.map(() => false)), `prefetchToken said it asked: ${asked}`);
+  assert(scenario(c).requests === 0, `token requests for refused options: ${scenario(c).requests}`);
+});
+
+step("adapter: a chat that ends before its manager exists drops its early answer (StrictMode's unmount and mount keep it)", async (s, id) => {
+  const options = JSON.stringify({ tokenUrl: `/s/${id}/token`, container: "#chat", widgetSrc: "/widget.js", org: id });
+  await s.navigate(
+    base +
+      page(
+        `/${id}.html`,
+        `<div id="chat"></div>` +
+          module(`const { startChat } = await import("/slow/${id}/adapter.js");
+  const store = () => globalThis[Symbol.for("chathub-loader.prefetch")];
+  // StrictMode: mount, unmount, mount again at once: one request, kept.
+  startChat(${options}, () => {}).destroy();
+  const chat = startChat(${options}, () => {});
+  await new Promise((r) => setTimeout(r, 0));
+  window.__keptAfterRemount = store().size;
+  // The page leaves before the .wasm arrived: nothing kept.
+  chat.destroy();
+  window.__unmounted = true;`),
+      ),
+  );
+  await s.waitFor(`return window.__unmounted === true;`, [], STEP_TIMEOUT, "unmounted");
+  await s.waitFor(`return globalThis[Symbol.for("chathub-loader.prefetch")].size === 0;`, [], STEP_TIMEOUT, "the early answer dropped");
+  assert((await s.execute(`return window.__keptAfterRemount;`)) === 1, "the remount kept the early request");
+  assert(scenario(id).requests === 1, `one token request: ${scenario(id).requests}`);
+});
+
 step("a preload hint for the token endpoint: the loader's request takes its answer in Chromium only (docs/guides/static.md, Preload hints)", async (s, id) => {
   const url = `/s/${id}/token`;
   await s.navigate(
