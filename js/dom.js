@@ -690,3 +690,17 @@ export function blocked() {
     return true;
   }
 }
+
+/**
+ * `fetchInit.headers` as an object of names to values, one reading for
+ * the loader (src/options/parts.rs) and prefetchToken: a `Headers`, an
+ * array, a `Map` or any other iterable of `[name, value]` pairs through
+ * `Object.fromEntries` (the last of a repeated name wins; throws when it
+ * is not of pairs), a plain object as itself whatever `Object.prototype`
+ * was given, anything else as it is (the caller refuses it).
+ */
+export function headerRecord(h) {
+  if (h === null || typeof h != "object") return h;
+  const proto = Object.getPrototypeOf(h);
+  return proto !== Object.prototype && proto !== null && h[Symbol.iterator] ? Object.fromEntries(h) : h;
+}

@@ -72,6 +72,11 @@ export function serverNow(resp, fresh) {
   return date ? Date.parse(date) + now - (ARRIVED.get(resp) ?? now) : NaN;
 }
 
+/** Whether `resp` is an early answer (prefetchToken's) the loader took. */
+export function takenEarly(resp) {
+  return ARRIVED.has(resp);
+}
+
 /**
  * The body of `resp` as text, or null when it is longer than `max` bytes:
  * refused by its Content-Length when it has one, else while reading, so a

@@ -15,7 +15,7 @@
 // auto.js and the adapters too; all share one page store (a global under
 // a registered symbol) with the glue, which takes the answers.
 
-import { blocked, urlTrick } from "./dom.js";
+import { blocked, headerRecord, urlTrick } from "./dom.js";
 import { initFor, keyOf, LOADED, STORE } from "./net.js";
 
 // An early answer is the loader's only within this long of its request:
@@ -35,18 +35,24 @@ const own = (o, k) => (o != null && Object.prototype.hasOwnProperty.call(o, k) ?
 const trimAscii = (s) => s.replace(/^[ \t\n\f\r]+|[ \t\n\f\r]+$/g, "");
 
 /**
- * `fetchInit.headers` as the loader reads it (src/options/parts.rs): a
- * `Headers`, an array or any iterable of `[name, value]` pairs through
- * `Object.fromEntries` (the last of a repeated name wins), else an
- * object's own properties; every value a string. Null where the loader
+ * `fetchInit.headers` as the loader reads it (js/dom.js `headerRecord`,
+ * then its own properties): every value a string. Null where the loader
  * refuses it.
  */
 function headersOf(h) {
   if (h === undefined) return [];
   if (h === null || typeof h != "object") return null;
-  const entries = Object.entries(Symbol.iterator in h ? Object.fromEntries(h) : h);
+  // A one-shot iterator (a generator, map.entries()) would be used up
+  // here, and the loader would read nothing: no early request.
+  const it = h[Symbol.iterator];
+  if (typeof it == "function" && it.call(h) === h) return null;
+  const entries = Object.entries(headerRecord(h));
   return entries.every(([, v]) => typeof v == "string") ? entries : null;
 }
+
+// fetchInit's keys; each set value a non-empty string (the loader
+// refuses null, "" and wrapper objects; fetch checks the spelling).
+const FETCH_INIT = ["credentials", "headers", "mode", "cache", "referrerPolicy"];
 
 /**
  * The loader's token request for `options` (the constructor's options),
@@ -75,6 +81,8 @@ function requestFor(options) {
   const given = own(options, "fetchInit");
   const f = given === undefined ? {} : given;
   if (f === null || typeof f != "object" || Array.isArray(f)) return null;
+  if (Object.keys(f).some((k) => !FETCH_INIT.includes(k))) return null;
+  if (FETCH_INIT.some((k) => k != "headers" && own(f, k) !== undefined && (typeof own(f, k) != "string" || !own(f, k)))) return null;
   const headers = headersOf(own(f, "headers"));
   const mode = own(f, "mode");
   // "no-cors" and anything else the loader refuses.
@@ -133,9 +141,11 @@ export function ask(options) {
 /** Aborts `entry`'s request and forgets it, unless a manager took it. */
 function drop(entry) {
   const pending = globalThis[STORE];
-  if (pending instanceof Map && pending.get(entry.key) === entry) pending.delete(entry.key);
-  clearTimeout(entry.drop);
-  entry.ctrl.abort();
+  if (pending instanceof Map && pending.get(entry.key) === entry) {
+    pending.delete(entry.key);
+    clearTimeout(entry.drop);
+    entry.ctrl.abort();
+  }
 }
 
 /**

@@ -33,6 +33,11 @@ extern "C" {
     /// answer is older by the time it waited.
     #[wasm_bindgen(js_name = serverNow)]
     fn server_now(resp: &Response, fresh: bool) -> f64;
+    /// Whether the answer is an early one (prefetchToken's), taken. The
+    /// unused `u32`: an import needing no conversion is bound directly,
+    /// and `net.js` would be imported as a namespace (see `mono_now_js`).
+    #[wasm_bindgen(js_name = takenEarly)]
+    fn taken_early(resp: &Response, _: u32) -> bool;
     /// `fetch` of the token request (its init made by `initFor`, shared
     /// with `prefetchToken`), never throwing, always a `Response` (see
     /// `js/net.js`); `lines` holds the headers as name, value, ... joined
@@ -66,13 +71,23 @@ impl Drop for AbortOnDrop {
 
 /// Fetches and reads one answer. Dropping the future aborts the request.
 pub async fn fetch(opts: &Options) -> Answer {
-    match fetch_answer(opts).await {
-        Ok(answer) => answer,
-        Err(e) => Answer::Failed(e),
+    // An early answer (prefetchToken) whose token ran out while it waited
+    // for the loader is not this request's answer: ask once more (the
+    // early one was taken, so that request is one of its own). One await
+    // in a loop: two would build the request's future twice (+0.4 KB).
+    let mut again = true;
+    loop {
+        match fetch_answer(opts).await {
+            Ok((_, true)) if again => again = false,
+            Ok((answer, _)) => return answer,
+            Err(e) => return Answer::Failed(e),
+        }
     }
 }
 
-async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
+/// One answer, and whether it is an early one that expired while it
+/// waited (less than a second left by the server's clock now).
+async fn fetch_answer(opts: &Options) -> Result<(Answer, bool), LoaderError> {
     let ctrl = AbortController::new().map_err(|_| {
         LoaderError::new(
             ErrorCode::UnsupportedEnvironment,
@@ -175,7 +190,20 @@ async fn fetch_answer(opts: &Options) -> Result<Answer, LoaderError> {
         opts.fetch_init.cache.as_deref(),
         None | Some("no-store" | "reload" | "no-cache")
     );
-    read_claims(parsed, server_now(&resp, from_server), url)
+    let server_now = server_now(&resp, from_server);
+    let answer = read_claims(parsed, server_now, url)?;
+    let stale = match &answer {
+        Answer::Token { expires_at, .. } if taken_early(&resp, 0) => {
+            let now = if server_now.is_finite() {
+                server_now
+            } else {
+                js_sys::Date::now()
+            };
+            expires_at - now < 1000.0
+        }
+        _ => false,
+    };
+    Ok((answer, stale))
 }
 
 fn malformed(url: &str, what: &str) -> LoaderError {

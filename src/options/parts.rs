@@ -19,6 +19,10 @@ extern "C" {
     /// INVALID_OPTIONS message (see `fallbackFields`).
     #[wasm_bindgen(js_name = fallbackFields)]
     fn fallback_fields(value: &JsValue, base: &str) -> JsValue;
+    /// `fetchInit.headers` as names to values (see `headerRecord`);
+    /// throws for an iterable that is not of `[name, value]` pairs.
+    #[wasm_bindgen(catch, js_name = headerRecord)]
+    fn header_record(value: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 const FETCH_INIT_KEYS: &[&str] = &["credentials", "headers", "mode", "cache", "referrerPolicy"];
@@ -51,11 +55,14 @@ pub(super) fn fetch_init(v: Option<JsValue>) -> Result<FetchInit, LoaderError> {
     if let Some(h) = r.get("headers") {
         // A `Headers`, an array, a `Map` or any iterable of `[name, value]`
         // pairs (what `fetch` takes too) are read as the object of their
-        // entries: they have no own properties of their headers, and were
-        // sent as no header at all. js/prefetch.js reads them alike.
-        // (Any other object has no iterator: `fromEntries` throws, and it
-        // is read as names to values.)
-        let h = Object::from_entries(&h).map_or(h, JsValue::from);
+        // entries, a plain object as itself (js/dom.js `headerRecord`, which
+        // js/prefetch.js reads them with too).
+        let h = header_record(&h).map_err(|_| {
+            LoaderError::invalid(
+                "fetchInit.headers",
+                "must be an object of header names to string values, a Headers, or [name, value] pairs",
+            )
+        })?;
         let h = plain_object(
             &h,
             "fetchInit.headers",

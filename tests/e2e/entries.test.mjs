@@ -131,8 +131,10 @@ const server = http.createServer(async (req, res) => {
     const status = step.status ?? 200;
     const now = Date.now();
     issued += 1;
-    const claims = { sub: "operator-1", iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 3600, n: issued };
-    const body = status == 200 ? { token: `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}.c2ln`, expiresAt: new Date(now + 3_600_000).toISOString() } : { error: "scripted" };
+    // `ttl`: the token's life in seconds (an hour unless the step says).
+    const ttl = step.ttl ?? 3600;
+    const claims = { sub: "operator-1", iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + ttl, n: issued };
+    const body = status == 200 ? { token: `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}.c2ln`, expiresAt: new Date(now + ttl * 1000).toISOString() } : { error: "scripted" };
     res.writeHead(status, { "Content-Type": "application/json", "Cache-Control": "no-store" });
     return res.end(JSON.stringify(body));
   }
@@ -491,6 +493,55 @@ step("prefetchToken reads the options as the loader does: a <base> is not the to
   const asked = await s.execute(`return JSON.stringify(window.__asked);`);
   assert(asked === JSON.stringify(refused.map(() => false)), `prefetchToken said it asked: ${asked}`);
   assert(scenario(c).requests === 0, `token requests for refused options: ${scenario(c).requests}`);
+});
+
+step("an early token that expired while it waited for the .wasm is not used: one more request, ready (not the contact box)", async (s, id) => {
+  // The first token lives one second; the .wasm comes after SLOW_WASM_MS.
+  scenario(id).steps = [{ ttl: 1 }, {}];
+  const options = JSON.stringify({ tokenUrl: `/s/${id}/token`, org: id, container: "#chat", widgetSrc: "/widget.js" });
+  await s.navigate(
+    base +
+      page(
+        `/${id}.html`,
+        `<div id="chat"></div>` +
+          module(`const { prefetchToken } = await import("/slow/${id}/prefetch.js");
+  prefetchToken(${options});
+  const { default: init, WidgetTokenManager } = await import("/slow/${id}/chathub_loader.js");
+  await init();
+  await new WidgetTokenManager(${options}).initialize();`),
+      ),
+  );
+  await s.waitFor(`return __events.some((d) => d.state === "ready" || d.state === "fallback");`, [], STEP_TIMEOUT, "ready or the box");
+  const states = JSON.parse(await s.execute(`return JSON.stringify(__events.map((d) => d.state + (d.error ? ":" + d.error.code : "")));`));
+  assert(!states.some((x) => x.startsWith("fallback")) && states.includes("ready"), `states: ${states}`);
+  assert(scenario(id).requests === 2, `the early request and one of the manager's own: ${scenario(id).requests}`);
+});
+
+step("fetchInit.headers: a one-shot iterator is read once, by the loader (no early request); an iterable that is not of pairs is INVALID_OPTIONS", async (s, id) => {
+  await s.navigate(
+    base +
+      page(
+        `/${id}.html`,
+        `<div id="chat"></div>` +
+          module(`const { prefetchToken } = await import("/pkg/prefetch.js");
+  const { default: init, WidgetTokenManager } = await import("/pkg/chathub_loader.js");
+  const options = () => ({ tokenUrl: "/s/${id}/token", org: "${id}", container: "#chat", widgetSrc: "/widget.js", fetchInit: { headers: (function* () { yield ["X-User", "ann"]; })() } });
+  const o = options();
+  window.__asked = prefetchToken(o);
+  await init();
+  try {
+    new WidgetTokenManager({ tokenUrl: "/s/${id}/token", org: "${id}-set", fetchInit: { headers: new Set(["X-User: ann"]) } });
+    window.__setError = "none";
+  } catch (e) {
+    window.__setError = e.code ?? String(e);
+  }
+  await new WidgetTokenManager(o).initialize();`),
+      ),
+  );
+  await s.waitFor(readyOrgs([id]), [], STEP_TIMEOUT, "ready");
+  assert((await s.execute(`return window.__asked;`)) === false, "prefetchToken asked with a one-shot iterator");
+  assert(JSON.stringify(scenario(id).users) === '["ann"]', `one request, with the header: ${JSON.stringify(scenario(id).users)}`);
+  assert((await s.execute(`return window.__setError;`)) === "INVALID_OPTIONS", `a Set of strings: ${await s.execute(`return window.__setError;`)}`);
 });
 
 step("adapter: a chat that ends before its manager exists drops its early answer (StrictMode's unmount and mount keep it)", async (s, id) => {
