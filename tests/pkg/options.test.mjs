@@ -8,7 +8,7 @@
 //
 //   node tests/pkg/options.test.mjs        (in make pkg-test)
 
-import { readFallback, urlTrick } from "../../js/dom.js";
+import { headerRecord, readFallback, urlTrick } from "../../js/dom.js";
 
 const BASE = "https://shop.example/help/page.html";
 let failed = 0;
@@ -143,6 +143,34 @@ for (let i = 0; i < 10_000; i++) {
     check(typeof urlTrick(around + c + around) == "string", `control characters, spaces and backslashes: ${JSON.stringify(around + c + around)}`);
   const link = read({ url: s });
   if (link.ok) check(link.ok.url.startsWith("https://"), `an accepted link is https: ${JSON.stringify(s)} -> ${link.ok.url}`);
+}
+
+// fetchInit.headers, one reading for the loader and prefetchToken.
+{
+  const rec = (h) => {
+    try {
+      return JSON.stringify(headerRecord(h));
+    } catch {
+      return "throws";
+    }
+  };
+  const plain = { "X-User": "ann" };
+  check(headerRecord(plain) === plain, "headers: a plain object is read as itself");
+  check(rec(new Map([["X-User", "ann"]])) === '{"X-User":"ann"}', "headers: a Map is its entries");
+  check(rec(new Headers({ "X-User": "ann" })) === '{"x-user":"ann"}', "headers: a Headers is its entries");
+  check(rec([["X-User", "ann"], ["X-User", "bob"]]) === '{"X-User":"bob"}', "headers: repeated pairs, the last wins");
+  check(rec(new Set(["X-User: ann"])) === "throws", "headers: an iterable not of pairs throws");
+  check(headerRecord(null) === null && headerRecord("x") === "x", "headers: not an object is the caller's to refuse");
+  Object.prototype[Symbol.iterator] = function* () {
+    yield ["X-User", "evil"];
+  };
+  try {
+    check(headerRecord(plain) === plain, "headers: a polluted Object.prototype iterator does not make a plain object iterable");
+    const bare = Object.assign(Object.create(null), plain);
+    check(headerRecord(bare) === bare, "headers: a null-prototype object is read as itself");
+  } finally {
+    delete Object.prototype[Symbol.iterator];
+  }
 }
 
 console.log(failed ? `options: ${failed} of ${checks} checks FAILED` : `options: ${checks} checks passed`);
