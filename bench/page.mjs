@@ -37,10 +37,10 @@ export const PAGE_CONDITIONS = [
 export const PAGE_GOALS = {
   cold_instant: 1.3,
   warm_instant: 1.1,
-  cold_100ms: 1.05,
+  cold_100ms: 1.02,
   warm_100ms: 1.05,
   cold_mobile: 1.2,
-  cold_100ms_token_hint: 1.05,
+  cold_100ms_token_hint: 1.02,
   cold_mobile_token_hint: 1.2,
   cold_phone: 1.25,
   cold_phone_token_hint: 1.25,
