@@ -566,7 +566,9 @@ step("adapter: a chat that ends before its manager exists drops its early answer
   await s.waitFor(`return window.__unmounted === true;`, [], STEP_TIMEOUT, "unmounted");
   await s.waitFor(`return globalThis[Symbol.for("chathub-loader.prefetch")].size === 0;`, [], STEP_TIMEOUT, "the early answer dropped");
   assert((await s.execute(`return window.__keptAfterRemount;`)) === 1, "the remount kept the early request");
-  assert(scenario(id).requests === 1, `one token request: ${scenario(id).requests}`);
+  // The remount made no second request; the one request may not even
+  // have reached the server before its abort (WebKit sends it later).
+  assert(scenario(id).requests <= 1, `at most one token request: ${scenario(id).requests}`);
 });
 
 step("a preload hint for the token endpoint: the loader's request takes its answer in Chromium only (docs/guides/static.md, Preload hints)", async (s, id) => {
