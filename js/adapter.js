@@ -157,9 +157,8 @@ export function startChat(options, emit) {
     }
   };
   // The token request beside the .wasm's download, on the page's first
-  // chat (later ones find the loader ready and ask at once).
-  // (prefetchToken asks nothing once the .wasm is loaded.) Dropped by
-  // destroy() if this chat ends before its manager exists.
+  // chat (none once the .wasm is loaded: later chats ask at once).
+  // Released by destroy() if this chat ends before its manager exists.
   const early = ask(options);
   let created = begin();
   created.then(run);

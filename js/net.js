@@ -14,6 +14,9 @@ export function keyOf(url, init) {
   return JSON.stringify([url, init.credentials, init.cache, init.mode, init.referrerPolicy ?? "", [...new Headers(init.headers)]]);
 }
 
+// When each taken early answer arrived (its headers, by Date.now()).
+const ARRIVED = new WeakMap();
+
 /**
  * The pending early answer for this request, taken (no one else gets
  * it), or null. It settles as the loader's own fetch would, and rejects
@@ -49,14 +52,11 @@ export function takePrefetched(url, init) {
       );
     }
     entry.answer.then((r) => {
-    ARRIVED.set(r, entry.at);
-    resolve(r);
-  }, reject);
+      ARRIVED.set(r, entry.at);
+      resolve(r);
+    }, reject);
   });
 }
-
-// When each taken early answer arrived (its headers, by Date.now()).
-const ARRIVED = new WeakMap();
 
 /**
  * The server's clock now by the answer's `Date` header, in ms since the
@@ -154,13 +154,18 @@ export function request(url, credentials, cache, mode, referrerPolicy, lines, si
     });
 }
 
+/** Aborts early answer `entry`'s request and forgets it, unless a manager took it. */
+export function drop(entry) {
+  const pending = globalThis[STORE];
+  if (pending instanceof Map && pending.get(entry.key) === entry) {
+    pending.delete(entry.key);
+    clearTimeout(entry.drop);
+    entry.ctrl.abort();
+  }
+}
+
 /** Drops every early answer nobody took (the loader did not load: none will be). */
 export function dropPrefetched() {
   const pending = globalThis[STORE];
-  if (!(pending instanceof Map)) return;
-  for (const { drop, ctrl } of pending.values()) {
-    clearTimeout(drop);
-    ctrl.abort();
-  }
-  pending.clear();
+  if (pending instanceof Map) for (const entry of [...pending.values()]) drop(entry);
 }

@@ -16,7 +16,7 @@
 // a registered symbol) with the glue, which takes the answers.
 
 import { blocked, headerRecord, urlTrick } from "./dom.js";
-import { initFor, keyOf, LOADED, STORE } from "./net.js";
+import { drop, initFor, keyOf, LOADED, STORE } from "./net.js";
 
 // An early answer is the loader's only within this long of its request:
 // untaken by then, it is dropped (a page that never creates the manager,
@@ -135,16 +135,6 @@ export function ask(options) {
     return entry;
   } catch {
     return null;
-  }
-}
-
-/** Aborts `entry`'s request and forgets it, unless a manager took it. */
-function drop(entry) {
-  const pending = globalThis[STORE];
-  if (pending instanceof Map && pending.get(entry.key) === entry) {
-    pending.delete(entry.key);
-    clearTimeout(entry.drop);
-    entry.ctrl.abort();
   }
 }
 

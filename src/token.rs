@@ -154,13 +154,7 @@ async fn fetch_answer(opts: &Options) -> Result<(Answer, bool), LoaderError> {
             .then(|| header("retry-after"))
             .flatten()
             .and_then(|v| {
-                let server_now = server_now(&resp, true);
-                let now = if server_now.is_finite() {
-                    server_now
-                } else {
-                    js_sys::Date::now()
-                };
-                schedule::retry_after_ms(&v, now, js_sys::Date::parse)
+                schedule::retry_after_ms(&v, or_local(server_now(&resp, true)), js_sys::Date::parse)
             });
         return Err(LoaderError {
             status: Some(status),
@@ -194,16 +188,20 @@ async fn fetch_answer(opts: &Options) -> Result<(Answer, bool), LoaderError> {
     let answer = read_claims(parsed, server_now, url)?;
     let stale = match &answer {
         Answer::Token { expires_at, .. } if taken_early(&resp, 0) => {
-            let now = if server_now.is_finite() {
-                server_now
-            } else {
-                js_sys::Date::now()
-            };
-            expires_at - now < 1000.0
+            expires_at - or_local(server_now) < 1000.0
         }
         _ => false,
     };
     Ok((answer, stale))
+}
+
+/// The server's clock where the answer told it, else the visitor's.
+fn or_local(server_now: f64) -> f64 {
+    if server_now.is_finite() {
+        server_now
+    } else {
+        js_sys::Date::now()
+    }
 }
 
 fn malformed(url: &str, what: &str) -> LoaderError {
