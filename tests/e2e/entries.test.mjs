@@ -203,6 +203,8 @@ function page(path, body, { noWasm = false } = {}) {
   return path;
 }
 const module = (code) => `<script type="module" nonce="${NONCE}">${code}</script>`;
+/** The page `/<id>.html`: a `#chat` container and one module script `code`. */
+const modulePage = (id, code) => page(`/${id}.html`, `<div id="chat"></div>` + module(code));
 const BELOW_THE_FOLD = `<div style="height:3000px"></div><div id="below" style="min-height:20px"></div>`;
 
 // ---------------------------------------------------------------------
@@ -373,13 +375,12 @@ step("adapter whose .wasm does not load: the contact box with WASM_HTTP; refresh
   const options = JSON.stringify({ tokenUrl: `/s/${id}/token`, container: "#chat", widgetSrc: "/widget.js", fallback: { email: "help@example.com" }, org: id });
   await s.navigate(
     base +
-      page(
-        `/${id}.html`,
-        `<div id="chat"></div>` +
-          module(`const { startChat } = await import("/gone/${id}/adapter.js");
+      modulePage(
+        id,
+        `const { startChat } = await import("/gone/${id}/adapter.js");
   window.__snaps = [];
   const chat = startChat(${options}, (s) => __snaps.push(JSON.parse(JSON.stringify(s))));
-  window.__chat = { refresh: () => chat.refresh(), stop: () => chat.destroy() };`),
+  window.__chat = { refresh: () => chat.refresh(), stop: () => chat.destroy() };`,
       ),
   );
   // As JSON: an object with an `error` key would read as WebDriver's own error.
@@ -403,12 +404,11 @@ step("adapter, first chat of the page: the token is asked while the .wasm downlo
   const options = JSON.stringify({ tokenUrl: `/s/${id}/token`, container: "#chat", widgetSrc: "/widget.js", org: id });
   await s.navigate(
     base +
-      page(
-        `/${id}.html`,
-        `<div id="chat"></div>` +
-          module(`const { startChat } = await import("/slow/${id}/adapter.js");
+      modulePage(
+        id,
+        `const { startChat } = await import("/slow/${id}/adapter.js");
   window.__states = [];
-  startChat(${options}, (s) => __states.push(s.state));`),
+  startChat(${options}, (s) => __states.push(s.state));`,
       ),
   );
   await s.waitFor(stateIs("ready"), [], STEP_TIMEOUT, "ready");
@@ -501,14 +501,13 @@ step("an early token that expired while it waited for the .wasm is not used: one
   const options = JSON.stringify({ tokenUrl: `/s/${id}/token`, org: id, container: "#chat", widgetSrc: "/widget.js" });
   await s.navigate(
     base +
-      page(
-        `/${id}.html`,
-        `<div id="chat"></div>` +
-          module(`const { prefetchToken } = await import("/slow/${id}/prefetch.js");
+      modulePage(
+        id,
+        `const { prefetchToken } = await import("/slow/${id}/prefetch.js");
   prefetchToken(${options});
   const { default: init, WidgetTokenManager } = await import("/slow/${id}/chathub_loader.js");
   await init();
-  await new WidgetTokenManager(${options}).initialize();`),
+  await new WidgetTokenManager(${options}).initialize();`,
       ),
   );
   await s.waitFor(`return __events.some((d) => d.state === "ready" || d.state === "fallback");`, [], STEP_TIMEOUT, "ready or the box");
@@ -520,10 +519,9 @@ step("an early token that expired while it waited for the .wasm is not used: one
 step("fetchInit.headers: a one-shot iterator is read once, by the loader (no early request); an iterable that is not of pairs is INVALID_OPTIONS", async (s, id) => {
   await s.navigate(
     base +
-      page(
-        `/${id}.html`,
-        `<div id="chat"></div>` +
-          module(`const { prefetchToken } = await import("/pkg/prefetch.js");
+      modulePage(
+        id,
+        `const { prefetchToken } = await import("/pkg/prefetch.js");
   const { default: init, WidgetTokenManager } = await import("/pkg/chathub_loader.js");
   const options = () => ({ tokenUrl: "/s/${id}/token", org: "${id}", container: "#chat", widgetSrc: "/widget.js", fetchInit: { headers: (function* () { yield ["X-User", "ann"]; })() } });
   const o = options();
@@ -535,7 +533,7 @@ step("fetchInit.headers: a one-shot iterator is read once, by the loader (no ear
   } catch (e) {
     window.__setError = e.code ?? String(e);
   }
-  await new WidgetTokenManager(o).initialize();`),
+  await new WidgetTokenManager(o).initialize();`,
       ),
   );
   await s.waitFor(readyOrgs([id]), [], STEP_TIMEOUT, "ready");
@@ -548,10 +546,9 @@ step("adapter: a chat that ends before its manager exists drops its early answer
   const options = JSON.stringify({ tokenUrl: `/s/${id}/token`, container: "#chat", widgetSrc: "/widget.js", org: id });
   await s.navigate(
     base +
-      page(
-        `/${id}.html`,
-        `<div id="chat"></div>` +
-          module(`const { startChat } = await import("/slow/${id}/adapter.js");
+      modulePage(
+        id,
+        `const { startChat } = await import("/slow/${id}/adapter.js");
   const store = () => globalThis[Symbol.for("chathub-loader.prefetch")];
   // StrictMode: mount, unmount, mount again at once: one request, kept.
   startChat(${options}, () => {}).destroy();
@@ -560,7 +557,7 @@ step("adapter: a chat that ends before its manager exists drops its early answer
   window.__keptAfterRemount = store().size;
   // The page leaves before the .wasm arrived: nothing kept.
   chat.destroy();
-  window.__unmounted = true;`),
+  window.__unmounted = true;`,
       ),
   );
   await s.waitFor(`return window.__unmounted === true;`, [], STEP_TIMEOUT, "unmounted");
